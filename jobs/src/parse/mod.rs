@@ -1,0 +1,3 @@
+//! Parsing of Kafka records into shopper events.
+
+pub mod time;
