@@ -1,4 +1,9 @@
 //! live-shopper: the binary's library half: configuration, sources, sinks, the generator and the
 //! wiring of the dataflow.
 
+pub mod config;
 pub mod generate;
+pub mod metrics;
+pub mod run;
+pub mod sink;
+pub mod source;

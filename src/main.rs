@@ -1,1 +1,249 @@
-fn main() {}
+//! The `live-shopper` command line.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+use live_shopper::config::{self, Config};
+use live_shopper::generate::{self, Encoding, GenerateOptions};
+use live_shopper::metrics::Metrics;
+use live_shopper::run::{self, Cluster, Connectors};
+
+/// live-shopper: real-time shopper features from Snowplow events, in Redis.
+#[derive(Parser, Debug)]
+#[command(name = "live-shopper", version, disable_help_subcommand = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the job: read events, compute features, write them to Redis (or a file).
+    #[command(disable_help_flag = true)]
+    Run(RunArgs),
+    /// Write a deterministic synthetic shop: enriched TSV (default) or JSON, one record per line.
+    Generate(GenerateArgs),
+}
+
+/// timely's own process arguments.
+#[derive(Args, Debug, Clone)]
+struct ClusterArgs {
+    /// Worker threads per process.
+    #[arg(short = 'w', long = "threads", default_value_t = 1)]
+    threads: usize,
+    /// Number of processes.
+    #[arg(short = 'n', long = "processes", default_value_t = 1)]
+    processes: usize,
+    /// Index of this process (0-based).
+    #[arg(short = 'p', long = "process", default_value_t = 0)]
+    process: usize,
+    /// File with one host:port per process.
+    #[arg(short = 'h', long = "hostfile")]
+    hostfile: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Configuration file over the built-in defaults (see config/live-shopper.toml).
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// Override a setting: --set key=value (e.g. --set lanes.product.windows=5m,1h).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Read this file (one record per line) instead of Kafka; the run ends at its end.
+    #[arg(long)]
+    input: Option<String>,
+    /// Write features as JSON lines to this file ("-" for stdout) instead of Redis.
+    #[arg(long)]
+    output: Option<String>,
+    /// Stop at the end of the topic, with one last emission.
+    #[arg(long)]
+    bounded: bool,
+    /// Print a progress line every second.
+    #[arg(long)]
+    progress: bool,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+}
+
+#[derive(Args, Debug)]
+struct GenerateArgs {
+    /// Number of shoppers.
+    #[arg(long, default_value_t = 1000)]
+    users: u64,
+    /// Number of records.
+    #[arg(long, default_value_t = 100_000)]
+    events: u64,
+    /// Event-time span, e.g. 2h or 26h.
+    #[arg(long, default_value = "2h")]
+    span: String,
+    /// First event time, ISO-8601 (e.g. 2026-01-01T00:00:00Z).
+    #[arg(long, default_value = "2026-01-01T00:00:00Z")]
+    start: String,
+    /// Largest out-of-order delay of arrival, e.g. 2s.
+    #[arg(long, default_value = "2s")]
+    disorder: String,
+    /// Random seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Share of malformed records, 0 to 1.
+    #[arg(long, default_value_t = 0.0)]
+    malformed_rate: f64,
+    /// tsv, snowplow-json or flink-json.
+    #[arg(long, default_value = "tsv")]
+    encoding: String,
+    /// Catalogue size.
+    #[arg(long, default_value_t = 500)]
+    products: u32,
+    /// Number of categories.
+    #[arg(long, default_value_t = 20)]
+    categories: u32,
+    /// Output file; stdout when absent.
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
+}
+
+fn load_config(args: &RunArgs) -> Result<Config, String> {
+    let mut sets = Vec::new();
+    if let Some(input) = &args.input {
+        sets.push("source.kind=file".to_string());
+        sets.push(format!("source.path={input}"));
+    }
+    if let Some(output) = &args.output {
+        sets.push("output.sink=file".to_string());
+        sets.push(format!("output.file={output}"));
+    }
+    if args.bounded {
+        sets.push("source.bounded=true".to_string());
+    }
+    sets.extend(args.sets.iter().cloned());
+    config::load(args.config.as_deref(), std::env::vars(), &sets).map_err(|e| e.to_string())
+}
+
+fn progress_reporter(metrics: Arc<Metrics>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        let mut last = (Instant::now(), 0u64);
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(200));
+            if last.0.elapsed() < Duration::from_secs(1) {
+                continue;
+            }
+            let events = Metrics::get(&metrics.events);
+            let rate = (events - last.1) as f64 / last.0.elapsed().as_secs_f64();
+            last = (Instant::now(), events);
+            let lag = run::wall_clock().saturating_sub(Metrics::get(&metrics.watermark));
+            let event_lag = Metrics::get(&metrics.largest_event_time)
+                .saturating_sub(Metrics::get(&metrics.watermark));
+            eprintln!(
+                "[{:>5.0}s] {events} events ({rate:.0}/s), watermark {} behind newest event ({} behind wall clock), {} bad rows, {} feature writes, {} Redis commands",
+                started.elapsed().as_secs_f64(),
+                human(event_lag),
+                human(lag),
+                Metrics::get(&metrics.bad_rows),
+                Metrics::get(&metrics.writes),
+                Metrics::get(&metrics.redis_commands),
+            );
+        }
+    })
+}
+
+fn human(ms: u64) -> String {
+    match ms {
+        0..=9_999 => format!("{ms}ms"),
+        10_000..=7_199_999 => format!("{}s", ms / 1000),
+        _ => format!("{}h", ms / 3_600_000),
+    }
+}
+
+fn run_command(args: RunArgs) -> Result<(), String> {
+    let config = load_config(&args)?;
+    let cluster = Cluster {
+        threads: args.cluster.threads,
+        processes: args.cluster.processes,
+        process: args.cluster.process,
+        hostfile: args.cluster.hostfile.clone(),
+    };
+    let connectors = Connectors::for_config(&config);
+    let metrics = Arc::new(Metrics::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let reporter = args.progress.then(|| progress_reporter(metrics.clone(), stop.clone()));
+    let result = run::run(config, &cluster, connectors, metrics.clone());
+    stop.store(true, Ordering::Relaxed);
+    if let Some(reporter) = reporter {
+        let _ = reporter.join();
+    }
+    eprintln!(
+        "live-shopper: {} records, {} events, {} bad rows, {} feature writes, {} Redis commands",
+        Metrics::get(&metrics.records),
+        Metrics::get(&metrics.events),
+        Metrics::get(&metrics.bad_rows),
+        Metrics::get(&metrics.writes),
+        Metrics::get(&metrics.redis_commands),
+    );
+    result
+}
+
+fn generate_command(args: GenerateArgs) -> Result<(), String> {
+    let span_ms = config::parse_duration(&args.span)
+        .ok_or_else(|| format!("--span `{}`: write it like 2h or 26h", args.span))?;
+    let disorder_ms = config::parse_duration(&args.disorder)
+        .ok_or_else(|| format!("--disorder `{}`: write it like 2s or 500ms", args.disorder))?;
+    let start_ms = jobs::parse::time::parse_timestamp(&args.start)
+        .ok_or_else(|| format!("--start `{}`: write it like 2026-01-01T00:00:00Z", args.start))?;
+    let encoding: Encoding = args.encoding.parse()?;
+    let options = GenerateOptions {
+        users: args.users,
+        events: args.events,
+        span_ms,
+        start_ms,
+        disorder_ms,
+        seed: args.seed,
+        malformed_rate: args.malformed_rate,
+        encoding,
+        products: args.products,
+        categories: args.categories,
+    };
+    let written = match &args.output {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            let mut out = std::io::BufWriter::new(file);
+            let n = generate::write_records(options, &mut out).map_err(|e| e.to_string())?;
+            out.flush().map_err(|e| e.to_string())?;
+            n
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let n = generate::write_records(options, &mut out).map_err(|e| e.to_string())?;
+            out.flush().map_err(|e| e.to_string())?;
+            n
+        }
+    };
+    eprintln!("live-shopper: generated {written} records");
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run_command(args),
+        Command::Generate(args) => generate_command(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("live-shopper: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

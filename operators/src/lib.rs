@@ -1,1 +1,18 @@
+//! Reusable timely dataflow operators for event-time feature computation. They know nothing of
+//! Snowplow or shops: keyed records in, feature writes out.
+//!
+//! - [`time`]: event time, the emission grid and the total order of records.
+//! - [`watermark`]: per-partition watermarks with lateness and idleness.
+//! - [`changes`]: the records that flow between operators and change-only emission.
+//! - [`rolling`]: incremental rolling windows per key.
+//! - [`session`]: session windows per key.
 
+pub mod changes;
+pub mod driver;
+pub mod rolling;
+pub mod session;
+pub mod time;
+pub mod watermark;
+
+pub use changes::{FeatureWrite, Keyed};
+pub use time::{Millis, Order};

@@ -1,0 +1,76 @@
+//! Cart lane: cart adds and removes per user.
+
+use operators::rolling::{Aggregate, WindowLog};
+use operators::Order;
+use serde::{Deserialize, Serialize};
+
+use super::format;
+use crate::event::{EventKind, Price, ShopperEvent};
+
+/// Feature names, in render order.
+pub const FEATURES: [&str; 4] = [
+    "cart_add_count",
+    "cart_remove_count",
+    "cart_update_frequency",
+    "cart_value",
+];
+
+/// One cart change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartChange {
+    /// An add (else a remove).
+    pub add: bool,
+    /// The cart entity's `total_value` after the change, if the event carried one.
+    pub total: Option<Price>,
+}
+
+/// The lane record of an event, if it belongs to the cart lane.
+pub fn entry(event: &ShopperEvent) -> Option<CartChange> {
+    let add = match event.kind {
+        EventKind::AddToCart => true,
+        EventKind::RemoveFromCart => false,
+        _ => return None,
+    };
+    Some(CartChange {
+        add,
+        total: event.cart_total,
+    })
+}
+
+/// Incremental cart-lane aggregate of one window.
+#[derive(Default)]
+pub struct CartAggregate {
+    adds: u64,
+    removes: u64,
+}
+
+impl Aggregate for CartAggregate {
+    type Entry = CartChange;
+
+    fn insert(&mut self, _order: Order, entry: &CartChange) {
+        if entry.add {
+            self.adds += 1;
+        } else {
+            self.removes += 1;
+        }
+    }
+
+    fn remove(&mut self, _order: Order, entry: &CartChange) {
+        if entry.add {
+            self.adds -= 1;
+        } else {
+            self.removes -= 1;
+        }
+    }
+
+    fn render(&self, window: WindowLog<'_, CartChange>, values: &mut [Option<String>]) {
+        values[0] = Some(self.adds.to_string());
+        values[1] = Some(self.removes.to_string());
+        values[2] = Some((self.adds + self.removes).to_string());
+        // The latest cart event that carried a cart entity; nearly always the latest one.
+        values[3] = window
+            .latest_first()
+            .find_map(|(_, change)| change.total)
+            .map(format::price);
+    }
+}

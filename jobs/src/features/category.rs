@@ -1,0 +1,68 @@
+//! Category lane: category views per user (a product view counts for its product's category,
+//! a list view for its list name).
+
+use std::collections::HashMap;
+
+use operators::rolling::{Aggregate, WindowLog};
+use operators::Order;
+use serde::{Deserialize, Serialize};
+
+use crate::event::{EventKind, ShopperEvent};
+
+/// Feature names, in render order.
+pub const FEATURES: [&str; 3] = ["top_category", "unique_categories", "category_view_count"];
+
+/// One category view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CategoryView {
+    /// The category (or list name).
+    pub category: String,
+}
+
+/// The lane record of an event, if it belongs to the category lane.
+pub fn entry(event: &ShopperEvent) -> Option<CategoryView> {
+    let category = match event.kind {
+        EventKind::ProductView => event.products.first()?.category.clone()?,
+        EventKind::ListView => event.list_name.clone()?,
+        _ => return None,
+    };
+    Some(CategoryView { category })
+}
+
+/// Incremental category-lane aggregate of one window.
+#[derive(Default)]
+pub struct CategoryAggregate {
+    views: u64,
+    counts: HashMap<String, u64>,
+}
+
+impl Aggregate for CategoryAggregate {
+    type Entry = CategoryView;
+
+    fn insert(&mut self, _order: Order, entry: &CategoryView) {
+        self.views += 1;
+        *self.counts.entry(entry.category.clone()).or_default() += 1;
+    }
+
+    fn remove(&mut self, _order: Order, entry: &CategoryView) {
+        self.views -= 1;
+        if let Some(count) = self.counts.get_mut(&entry.category) {
+            *count -= 1;
+            if *count == 0 {
+                self.counts.remove(&entry.category);
+            }
+        }
+    }
+
+    fn render(&self, _window: WindowLog<'_, CategoryView>, values: &mut [Option<String>]) {
+        // Most views first, then the lexicographically smallest name.
+        let top = self
+            .counts
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+            .map(|(name, _)| name.clone());
+        values[0] = top;
+        values[1] = Some(self.counts.len().to_string());
+        values[2] = Some(self.views.to_string());
+    }
+}

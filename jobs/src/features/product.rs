@@ -1,0 +1,146 @@
+//! Product lane: product views per user.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use operators::rolling::{Aggregate, WindowLog};
+use operators::Order;
+use serde::{Deserialize, Serialize};
+
+use super::format;
+use crate::event::{EventKind, Price, ShopperEvent};
+
+/// Feature names, in render order.
+pub const FEATURES: [&str; 5] = [
+    "product_view_count",
+    "product_views",
+    "avg_viewed_price",
+    "price_range_viewed",
+    "return_view_count",
+];
+
+/// One product view: the event's first product entity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductView {
+    /// Product id.
+    pub product: String,
+    /// Its price in this view, if given.
+    pub price: Option<Price>,
+}
+
+/// The lane record of an event, if it belongs to the product lane.
+pub fn entry(event: &ShopperEvent) -> Option<ProductView> {
+    if event.kind != EventKind::ProductView {
+        return None;
+    }
+    let product = event.products.first()?;
+    Some(ProductView {
+        product: product.id.clone(),
+        price: product.price,
+    })
+}
+
+/// Views of one product in the window, oldest first (records leave oldest first).
+#[derive(Default)]
+struct Viewed {
+    views: VecDeque<(Order, Option<Price>)>,
+}
+
+/// Incremental product-lane aggregate of one window.
+#[derive(Default)]
+pub struct ProductAggregate {
+    views: u64,
+    products: HashMap<String, Viewed>,
+    /// Products viewed at least twice.
+    returning: u64,
+    /// Sum and count of the earliest-view prices of distinct products that have one.
+    first_price_sum: i128,
+    first_price_count: u64,
+    /// Multiset of all view prices.
+    prices: BTreeMap<Price, u64>,
+}
+
+impl ProductAggregate {
+    fn first_price(viewed: &Viewed) -> Option<Price> {
+        viewed.views.front().and_then(|&(_, p)| p)
+    }
+
+    fn adjust_first(&mut self, price: Option<Price>, sign: i128) {
+        if let Some(p) = price {
+            self.first_price_sum += sign * p.0 as i128;
+            if sign > 0 {
+                self.first_price_count += 1;
+            } else {
+                self.first_price_count -= 1;
+            }
+        }
+    }
+}
+
+impl Aggregate for ProductAggregate {
+    type Entry = ProductView;
+
+    fn insert(&mut self, order: Order, entry: &ProductView) {
+        self.views += 1;
+        if let Some(p) = entry.price {
+            *self.prices.entry(p).or_default() += 1;
+        }
+        let viewed = self.products.entry(entry.product.clone()).or_default();
+        let before = Self::first_price(viewed);
+        let had = viewed.views.len();
+        let at = viewed.views.partition_point(|&(o, _)| o < order);
+        viewed.views.insert(at, (order, entry.price));
+        let after = Self::first_price(viewed);
+        let changed_first = at == 0;
+        if had == 1 {
+            self.returning += 1;
+        }
+        if changed_first {
+            if had > 0 {
+                self.adjust_first(before, -1);
+            }
+            self.adjust_first(after, 1);
+        }
+    }
+
+    fn remove(&mut self, order: Order, entry: &ProductView) {
+        self.views -= 1;
+        if let Some(p) = entry.price {
+            if let Some(count) = self.prices.get_mut(&p) {
+                *count -= 1;
+                if *count == 0 {
+                    self.prices.remove(&p);
+                }
+            }
+        }
+        let Some(viewed) = self.products.get_mut(&entry.product) else { return };
+        let before = Self::first_price(viewed);
+        let Some(at) = viewed.views.iter().position(|&(o, _)| o == order) else { return };
+        viewed.views.remove(at);
+        let remaining = viewed.views.len();
+        let after = Self::first_price(viewed);
+        if remaining == 1 {
+            self.returning -= 1;
+        }
+        if at == 0 {
+            self.adjust_first(before, -1);
+            if remaining > 0 {
+                self.adjust_first(after, 1);
+            }
+        }
+        if remaining == 0 {
+            self.products.remove(&entry.product);
+        }
+    }
+
+    fn render(&self, _window: WindowLog<'_, ProductView>, values: &mut [Option<String>]) {
+        values[0] = Some(self.products.len().to_string());
+        values[1] = Some(self.views.to_string());
+        values[2] = (self.first_price_count > 0)
+            .then(|| format::mean_price(self.first_price_sum, self.first_price_count));
+        values[3] = match (self.prices.keys().next(), self.prices.keys().next_back()) {
+            (Some(&min), Some(&max)) => Some(format!("{}-{}", format::price(min), format::price(max))),
+            _ => None,
+        };
+        values[4] = Some(self.returning.to_string());
+    }
+}

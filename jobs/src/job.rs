@@ -1,0 +1,152 @@
+//! The shopper job's dataflow: lane streams in, feature writes out.
+
+use operators::rolling::{rolling, Aggregate, RollingConfig, WindowSpec};
+use operators::session::{sessions, SessionConfig};
+use operators::{FeatureWrite, Keyed, Millis};
+use timely::dataflow::operators::Concatenate;
+use timely::dataflow::{Scope, StreamVec};
+
+use crate::features::{cart, category, product, purchase, session};
+use crate::lanes::LaneStreams;
+
+/// Windows and emission interval of one rolling lane.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LaneSettings {
+    /// The windows, e.g. `5m` and `1h`.
+    pub windows: Vec<WindowSpec>,
+    /// Emission interval in milliseconds.
+    pub interval: Millis,
+}
+
+/// Session lane settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionSettings {
+    /// Largest gap within one session.
+    pub gap: Millis,
+    /// Emission interval in milliseconds.
+    pub interval: Millis,
+    /// How long a closed session's features stay in the store.
+    pub retention: Millis,
+}
+
+/// What the job computes. A lane set to `None` is switched off.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobSettings {
+    /// Product lane.
+    pub product: Option<LaneSettings>,
+    /// Category lane.
+    pub category: Option<LaneSettings>,
+    /// Cart lane.
+    pub cart: Option<LaneSettings>,
+    /// Purchase lane.
+    pub purchase: Option<LaneSettings>,
+    /// A checkout step that also counts as an order.
+    pub purchase_checkout_step: Option<u32>,
+    /// Session lane.
+    pub session: Option<SessionSettings>,
+    /// Store expiry of rolling features beyond their window length.
+    pub expiry_grace: Millis,
+}
+
+impl JobSettings {
+    /// The coarsest grid every lane's emission interval is a multiple of: the dataflow's
+    /// timestamps advance on it.
+    pub fn time_grid(&self) -> Millis {
+        let rolling = [&self.product, &self.category, &self.cart, &self.purchase];
+        let intervals = rolling
+            .iter()
+            .filter_map(|lane| lane.as_ref().map(|l| l.interval))
+            .chain(self.session.as_ref().map(|s| s.interval));
+        intervals.fold(0, operators::time::gcd).max(1)
+    }
+
+    /// The longest emission interval of any lane: every record has been counted in some
+    /// emission at most this long after its event time, unless it arrived late.
+    pub fn longest_interval(&self) -> Millis {
+        let rolling = [&self.product, &self.category, &self.cart, &self.purchase];
+        rolling
+            .iter()
+            .filter_map(|lane| lane.as_ref().map(|l| l.interval))
+            .chain(self.session.as_ref().map(|s| s.interval))
+            .max()
+            .unwrap_or(1)
+    }
+}
+
+fn lane<'s, A: Aggregate>(
+    records: StreamVec<'s, u64, Keyed<A::Entry>>,
+    ends: &StreamVec<'s, u64, Millis>,
+    settings: &Option<LaneSettings>,
+    features: &[&str],
+    grace: Millis,
+    name: &str,
+) -> Option<StreamVec<'s, u64, FeatureWrite>> {
+    let settings = settings.as_ref()?;
+    let config = RollingConfig {
+        prefix: "user".to_string(),
+        features: features.iter().map(|f| f.to_string()).collect(),
+        windows: settings.windows.clone(),
+        interval: settings.interval,
+        grace,
+    };
+    Some(rolling::<A>(records, ends.clone(), config, name))
+}
+
+/// Builds the feature dataflow over the lane streams and returns every feature write.
+pub fn build<'s>(
+    scope: Scope<'s, u64>,
+    lanes: LaneStreams<'s>,
+    settings: &JobSettings,
+) -> StreamVec<'s, u64, FeatureWrite> {
+    let grace = settings.expiry_grace;
+    let ends = lanes.ends;
+    let mut outputs = Vec::new();
+    outputs.extend(lane::<product::ProductAggregate>(
+        lanes.product,
+        &ends,
+        &settings.product,
+        &product::FEATURES,
+        grace,
+        "ProductLane",
+    ));
+    outputs.extend(lane::<category::CategoryAggregate>(
+        lanes.category,
+        &ends,
+        &settings.category,
+        &category::FEATURES,
+        grace,
+        "CategoryLane",
+    ));
+    outputs.extend(lane::<cart::CartAggregate>(
+        lanes.cart,
+        &ends,
+        &settings.cart,
+        &cart::FEATURES,
+        grace,
+        "CartLane",
+    ));
+    outputs.extend(lane::<purchase::PurchaseAggregate>(
+        lanes.purchase,
+        &ends,
+        &settings.purchase,
+        &purchase::FEATURES,
+        grace,
+        "PurchaseLane",
+    ));
+    if let Some(s) = &settings.session {
+        let config = SessionConfig {
+            prefix: "session".to_string(),
+            features: session::FEATURES.iter().map(|f| f.to_string()).collect(),
+            gap: s.gap,
+            interval: s.interval,
+            retention: s.retention,
+        };
+        outputs.push(sessions::<session::Session>(
+            lanes.session,
+            ends.clone(),
+            config,
+            "SessionLane",
+        ));
+    }
+    scope.concatenate(outputs)
+}

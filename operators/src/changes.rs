@@ -1,0 +1,123 @@
+//! Records between operators, and change-only emission of feature values.
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::{Millis, Order};
+
+/// A lane record: an entry of some lane, for one key, at one point of the record order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Keyed<E> {
+    /// The key whose state the record updates (a user key or a session key).
+    pub key: String,
+    /// Event time.
+    pub time: Millis,
+    /// Event id, the tie breaker of equal event times.
+    pub id: u128,
+    /// The lane-specific payload.
+    pub entry: E,
+}
+
+impl<E> Keyed<E> {
+    /// The record's place in the total order of records.
+    pub fn order(&self) -> Order {
+        (self.time, self.id)
+    }
+}
+
+/// Routes a key to a worker. FNV-1a: cheap, and the same in every process, unlike `RandomState`.
+pub fn route(key: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in key.as_bytes() {
+        hash ^= byte as u64;
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// One change to the feature store: set `key` to `value` with an expiry, or delete it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FeatureWrite {
+    /// The full store key, e.g. `user:42:cart_add_count_5m`.
+    pub key: String,
+    /// The new value; `None` deletes the key.
+    pub value: Option<String>,
+    /// Expiry of a set, in milliseconds (unused for deletes).
+    pub ttl_ms: u64,
+}
+
+/// The values last written for one group of features (one key's window or session), so that
+/// only changes are emitted.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Written {
+    values: Vec<Option<String>>,
+    /// Emission time at which every present value was last written: values rewritten at least
+    /// every refresh period keep their store expiry from running out while still current.
+    refreshed_at: Millis,
+}
+
+impl Written {
+    /// Whether nothing is currently written.
+    pub fn is_empty(&self) -> bool {
+        self.values.iter().all(Option::is_none)
+    }
+
+    /// Forgets what was written, so that the next [`Written::update`] writes every present value.
+    pub fn clear(&mut self) {
+        self.values.clear();
+    }
+
+    /// Compares `fresh` with what was written and reports each change as (feature index, value).
+    /// When `now` is at least `refresh_every` past the last full write, every present value is
+    /// reported again.
+    pub fn update(
+        &mut self,
+        now: Millis,
+        refresh_every: Millis,
+        fresh: &mut [Option<String>],
+        mut emit: impl FnMut(usize, Option<String>),
+    ) {
+        if self.values.len() != fresh.len() {
+            self.values.resize(fresh.len(), None);
+        }
+        let refresh = self.refresh_due(now, refresh_every);
+        for (index, (old, new)) in self.values.iter_mut().zip(fresh.iter_mut()).enumerate() {
+            if *old != *new || (refresh && new.is_some()) {
+                *old = new.take();
+                emit(index, old.clone());
+            }
+        }
+        if refresh {
+            self.refreshed_at = now;
+        }
+    }
+
+    /// Whether the next update at `now` rewrites every present value.
+    pub fn refresh_due(&self, now: Millis, refresh_every: Millis) -> bool {
+        now.saturating_sub(self.refreshed_at) >= refresh_every
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(w: &mut Written, now: Millis, vals: &[Option<&str>]) -> Vec<(usize, Option<String>)> {
+        let mut fresh: Vec<Option<String>> = vals.iter().map(|v| v.map(String::from)).collect();
+        let mut out = Vec::new();
+        w.update(now, 100, &mut fresh, |i, v| out.push((i, v)));
+        out
+    }
+
+    #[test]
+    fn emits_only_changes_then_refreshes() {
+        let mut w = Written::default();
+        assert_eq!(run(&mut w, 10, &[Some("a"), None]).len(), 1);
+        assert!(run(&mut w, 20, &[Some("a"), None]).is_empty());
+        assert_eq!(run(&mut w, 30, &[Some("a"), Some("b")]), vec![(1, Some("b".into()))]);
+        assert_eq!(run(&mut w, 40, &[None, Some("b")]), vec![(0, None)]);
+        // A refresh rewrites present values only.
+        assert_eq!(run(&mut w, 200, &[None, Some("b")]), vec![(1, Some("b".into()))]);
+        assert!(run(&mut w, 210, &[None, Some("b")]).is_empty());
+        assert!(!w.is_empty());
+    }
+}

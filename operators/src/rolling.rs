@@ -1,0 +1,263 @@
+//! Incremental rolling windows per key.
+//!
+//! Each key keeps one log of its records, ordered by (event time, event id), covering the
+//! longest window, and for every window an [`Aggregate`] that records enter when they become
+//! effective and leave when the window's start passes them. Work per record is a few ordered-map
+//! operations per window, whatever the window length or the emission rate; the keys are revisited
+//! only when a record arrives or the oldest record of one of their windows expires.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound::{Excluded, Included, Unbounded};
+
+use timely::dataflow::StreamVec;
+use timely::ExchangeData;
+
+use crate::changes::{FeatureWrite, Keyed, Written};
+use crate::driver::{emission_operator, KeyedLogic, Timers};
+use crate::time::{ceil_to, Millis, Order};
+
+/// One window: its name in feature keys (`5m`) and its length.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WindowSpec {
+    /// Suffix of the feature keys, e.g. `5m`.
+    pub name: String,
+    /// Window length in milliseconds.
+    pub length: Millis,
+}
+
+/// What a rolling-window operator computes and how it names and expires the results.
+#[derive(Clone, Debug)]
+pub struct RollingConfig {
+    /// Key prefix, e.g. `user`: keys are `<prefix>:<key>:<feature>_<window>`.
+    pub prefix: String,
+    /// Feature names, in the order [`Aggregate::render`] fills them.
+    pub features: Vec<String>,
+    /// The windows.
+    pub windows: Vec<WindowSpec>,
+    /// Emission interval in milliseconds.
+    pub interval: Millis,
+    /// Store expiry beyond the window length, a safety net should the job die.
+    pub grace: Millis,
+}
+
+/// An incrementally maintained aggregate over the records of one key's window.
+pub trait Aggregate: Default + 'static {
+    /// The lane payload of one record.
+    type Entry: ExchangeData;
+
+    /// A record enters the window.
+    fn insert(&mut self, order: Order, entry: &Self::Entry);
+
+    /// A record leaves the window. Records leave in (event time, event id) order.
+    fn remove(&mut self, order: Order, entry: &Self::Entry);
+
+    /// Writes each feature's current value into `values` (in [`RollingConfig::features`] order;
+    /// `None` for a feature without a value). Only called for a non-empty window.
+    fn render(&self, window: WindowLog<'_, Self::Entry>, values: &mut [Option<String>]);
+}
+
+/// Read access to the records of one window, for features that need the latest records.
+pub struct WindowLog<'a, E> {
+    log: &'a BTreeMap<Order, E>,
+    after: Order,
+}
+
+impl<'a, E> WindowLog<'a, E> {
+    /// The window's records, latest first.
+    pub fn latest_first(&self) -> impl Iterator<Item = (&'a Order, &'a E)> + 'a {
+        self.log.range((Excluded(self.after), Unbounded)).rev()
+    }
+}
+
+struct Window<A> {
+    aggregate: A,
+    len: u64,
+    /// Records at or before this time have left the window.
+    start: Millis,
+    dirty: bool,
+    written: Written,
+}
+
+struct KeyState<A: Aggregate> {
+    log: BTreeMap<Order, A::Entry>,
+    windows: Vec<Window<A>>,
+    timer: Option<Millis>,
+}
+
+impl<A: Aggregate> KeyState<A> {
+    fn new(windows: usize) -> Self {
+        KeyState {
+            log: BTreeMap::new(),
+            windows: (0..windows)
+                .map(|_| Window {
+                    aggregate: A::default(),
+                    len: 0,
+                    start: 0,
+                    dirty: false,
+                    written: Written::default(),
+                })
+                .collect(),
+            timer: None,
+        }
+    }
+}
+
+struct Rolling<A: Aggregate> {
+    config: RollingConfig,
+    longest: Millis,
+    keys: HashMap<String, KeyState<A>>,
+    touched: Vec<String>,
+    values: Vec<Option<String>>,
+}
+
+impl<A: Aggregate> Rolling<A> {
+    fn insert(&mut self, now: Millis, record: Keyed<A::Entry>) {
+        let windows = self.config.windows.len();
+        let state = match self.keys.get_mut(&record.key) {
+            Some(state) => state,
+            None => self
+                .keys
+                .entry(record.key.clone())
+                .or_insert_with(|| KeyState::new(windows)),
+        };
+        let order = record.order();
+        // The same event delivered twice counts once.
+        if record.time + self.longest <= now || state.log.contains_key(&order) {
+            return;
+        }
+        for (window, spec) in state.windows.iter_mut().zip(&self.config.windows) {
+            if record.time + spec.length > now {
+                window.aggregate.insert(order, &record.entry);
+                window.len += 1;
+                window.dirty = true;
+            }
+        }
+        state.log.insert(order, record.entry);
+        self.touched.push(record.key);
+    }
+
+    fn advance(&mut self, now: Millis, key: &str, timers: &mut Timers, out: &mut Vec<FeatureWrite>) {
+        let Some(state) = self.keys.get_mut(key) else { return };
+        let config = &self.config;
+        let mut next_expiry: Option<Millis> = None;
+        for (window, spec) in state.windows.iter_mut().zip(&config.windows) {
+            let start = now.saturating_sub(spec.length);
+            if start > window.start {
+                let leaving = (
+                    Excluded((window.start, u128::MAX)),
+                    Included((start, u128::MAX)),
+                );
+                for (&order, entry) in state.log.range(leaving) {
+                    window.aggregate.remove(order, entry);
+                    window.len -= 1;
+                    window.dirty = true;
+                }
+                window.start = start;
+            }
+            let refresh_every = spec.length / 2;
+            if window.dirty || window.written.refresh_due(now, refresh_every) {
+                window.dirty = false;
+                self.values.clear();
+                self.values.resize(config.features.len(), None);
+                if window.len > 0 {
+                    let view = WindowLog {
+                        log: &state.log,
+                        after: (window.start, u128::MAX),
+                    };
+                    window.aggregate.render(view, &mut self.values);
+                }
+                let ttl_ms = spec.length + config.grace;
+                window
+                    .written
+                    .update(now, refresh_every, &mut self.values, |feature, value| {
+                        out.push(FeatureWrite {
+                            key: format!(
+                                "{}:{}:{}_{}",
+                                config.prefix, key, config.features[feature], spec.name
+                            ),
+                            value,
+                            ttl_ms,
+                        })
+                    });
+            }
+            if window.len > 0 {
+                let oldest = state
+                    .log
+                    .range((Excluded((window.start, u128::MAX)), Unbounded))
+                    .next()
+                    .map(|(&(time, _), _)| time);
+                if let Some(oldest) = oldest {
+                    let expiry = ceil_to(oldest + spec.length, config.interval);
+                    next_expiry = Some(next_expiry.map_or(expiry, |e| e.min(expiry)));
+                }
+            }
+        }
+        let log_start = now.saturating_sub(self.longest);
+        while state.log.first_key_value().is_some_and(|(&(t, _), _)| t <= log_start) {
+            state.log.pop_first();
+        }
+        match next_expiry {
+            Some(expiry) => {
+                if state.timer != Some(expiry) {
+                    timers.entry(expiry).or_default().push(key.to_string());
+                    state.timer = Some(expiry);
+                }
+            }
+            None => {
+                if state.windows.iter().all(|w| w.written.is_empty()) {
+                    self.keys.remove(key);
+                }
+            }
+        }
+    }
+}
+
+impl<A: Aggregate> KeyedLogic for Rolling<A> {
+    type Entry = A::Entry;
+
+    fn emit(
+        &mut self,
+        now: Millis,
+        records: Vec<Keyed<A::Entry>>,
+        due: Vec<String>,
+        timers: &mut Timers,
+        out: &mut Vec<FeatureWrite>,
+    ) {
+        for record in records {
+            self.insert(now, record);
+        }
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.extend(due);
+        touched.sort_unstable();
+        touched.dedup();
+        for key in touched.drain(..) {
+            if let Some(state) = self.keys.get_mut(&key) {
+                if state.timer == Some(now) {
+                    state.timer = None;
+                }
+            }
+            self.advance(now, &key, timers, out);
+        }
+        self.touched = touched;
+    }
+}
+
+/// Computes the rolling-window features of `A` over `records`, keyed and exchanged by
+/// [`Keyed::key`]. `ends` carries the largest event time of each source when a bounded input ends.
+pub fn rolling<'s, A: Aggregate>(
+    records: StreamVec<'s, u64, Keyed<A::Entry>>,
+    ends: StreamVec<'s, u64, Millis>,
+    config: RollingConfig,
+    name: &str,
+) -> StreamVec<'s, u64, FeatureWrite> {
+    let interval = config.interval;
+    let longest = config.windows.iter().map(|w| w.length).max().unwrap_or(0);
+    let logic = Rolling::<A> {
+        config,
+        longest,
+        keys: HashMap::new(),
+        touched: Vec::new(),
+        values: Vec::new(),
+    };
+    emission_operator(records, ends, interval, name, logic)
+}

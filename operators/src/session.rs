@@ -1,0 +1,199 @@
+//! Session windows per key: a session is a maximal run of a key's records whose consecutive gaps
+//! are at most the gap. Open sessions publish changed values at every emission; a session closes
+//! when the watermark passes its last record plus the gap, and its final values are written then
+//! with the retention expiry.
+
+use std::collections::{BTreeMap, HashMap};
+
+use timely::dataflow::StreamVec;
+use timely::ExchangeData;
+
+use crate::changes::{FeatureWrite, Keyed, Written};
+use crate::driver::{emission_operator, KeyedLogic, Timers};
+use crate::time::{ceil_to, Millis, Order};
+
+/// What a session operator computes and how it names and expires the results.
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    /// Key prefix, e.g. `session`: keys are `<prefix>:<key>:<feature>`.
+    pub prefix: String,
+    /// Feature names, in the order [`SessionFeatures::render`] fills them.
+    pub features: Vec<String>,
+    /// Largest gap between consecutive records of one session.
+    pub gap: Millis,
+    /// Emission interval in milliseconds.
+    pub interval: Millis,
+    /// How long a closed session's values stay in the store.
+    pub retention: Millis,
+}
+
+/// The features of one session, computed from its records in order.
+pub trait SessionFeatures: Default + 'static {
+    /// The lane payload of one record.
+    type Entry: ExchangeData;
+
+    /// Writes each feature's value for the session made of `records` (non-empty, in
+    /// (event time, event id) order) into `values`.
+    fn render<'a>(
+        &self,
+        records: &mut dyn Iterator<Item = (&'a Order, &'a Self::Entry)>,
+        values: &mut [Option<String>],
+    );
+}
+
+struct KeyState<E> {
+    records: BTreeMap<Order, E>,
+    written: Written,
+    dirty: bool,
+    timer: Option<Millis>,
+}
+
+impl<E> Default for KeyState<E> {
+    fn default() -> Self {
+        KeyState {
+            records: BTreeMap::new(),
+            written: Written::default(),
+            dirty: false,
+            timer: None,
+        }
+    }
+}
+
+struct Sessions<S: SessionFeatures> {
+    config: SessionConfig,
+    features: S,
+    keys: HashMap<String, KeyState<S::Entry>>,
+    touched: Vec<String>,
+    values: Vec<Option<String>>,
+}
+
+impl<S: SessionFeatures> Sessions<S> {
+    fn write(
+        &mut self,
+        now: Millis,
+        key: &str,
+        run: std::ops::RangeInclusive<Order>,
+        closing: bool,
+        out: &mut Vec<FeatureWrite>,
+    ) {
+        let Some(state) = self.keys.get_mut(key) else { return };
+        let config = &self.config;
+        self.values.clear();
+        self.values.resize(config.features.len(), None);
+        self.features
+            .render(&mut state.records.range(run), &mut self.values);
+        let (ttl_ms, refresh_every) = if closing {
+            (config.retention, 0)
+        } else {
+            (config.gap + config.retention, config.gap / 2)
+        };
+        state
+            .written
+            .update(now, refresh_every, &mut self.values, |feature, value| {
+                out.push(FeatureWrite {
+                    key: format!("{}:{}:{}", config.prefix, key, config.features[feature]),
+                    value,
+                    ttl_ms,
+                })
+            });
+    }
+
+    fn advance(&mut self, now: Millis, key: &str, timers: &mut Timers, out: &mut Vec<FeatureWrite>) {
+        let gap = self.config.gap;
+        loop {
+            let Some(state) = self.keys.get(key) else { return };
+            let Some((&first, _)) = state.records.first_key_value() else { break };
+            // The first run ends where the next record is more than the gap later.
+            let mut last = first;
+            for (&order, _) in state.records.range(first..) {
+                if order.0 > last.0 + gap {
+                    break;
+                }
+                last = order;
+            }
+            if now > last.0 + gap {
+                self.write(now, key, first..=last, true, out);
+                if let Some(state) = self.keys.get_mut(key) {
+                    let mut later = state.records.split_off(&last);
+                    later.pop_first();
+                    state.records = later;
+                    state.written.clear();
+                    state.dirty = true;
+                }
+                continue;
+            }
+            let dirty = state.dirty || state.written.refresh_due(now, gap / 2);
+            if dirty {
+                self.write(now, key, first..=last, false, out);
+            }
+            if let Some(state) = self.keys.get_mut(key) {
+                state.dirty = false;
+                let close = ceil_to(last.0 + gap + 1, self.config.interval);
+                if state.timer != Some(close) {
+                    timers.entry(close).or_default().push(key.to_string());
+                    state.timer = Some(close);
+                }
+            }
+            return;
+        }
+        self.keys.remove(key);
+    }
+}
+
+impl<S: SessionFeatures> KeyedLogic for Sessions<S> {
+    type Entry = S::Entry;
+
+    fn emit(
+        &mut self,
+        now: Millis,
+        records: Vec<Keyed<S::Entry>>,
+        due: Vec<String>,
+        timers: &mut Timers,
+        out: &mut Vec<FeatureWrite>,
+    ) {
+        for record in records {
+            let order = record.order();
+            let state = match self.keys.get_mut(&record.key) {
+                Some(state) => state,
+                None => self.keys.entry(record.key.clone()).or_default(),
+            };
+            // The same event delivered twice counts once.
+            if state.records.insert(order, record.entry).is_none() {
+                state.dirty = true;
+                self.touched.push(record.key);
+            }
+        }
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.extend(due);
+        touched.sort_unstable();
+        touched.dedup();
+        for key in touched.drain(..) {
+            if let Some(state) = self.keys.get_mut(&key) {
+                if state.timer == Some(now) {
+                    state.timer = None;
+                }
+            }
+            self.advance(now, &key, timers, out);
+        }
+        self.touched = touched;
+    }
+}
+
+/// Computes the session features of `S` over `records`, keyed and exchanged by [`Keyed::key`].
+/// `ends` carries the largest event time of each source when a bounded input ends.
+pub fn sessions<'s, S: SessionFeatures>(
+    records: StreamVec<'s, u64, Keyed<S::Entry>>,
+    ends: StreamVec<'s, u64, Millis>,
+    config: SessionConfig,
+    name: &str,
+) -> StreamVec<'s, u64, FeatureWrite> {
+    let interval = config.interval;
+    let logic = Sessions::<S> {
+        config,
+        features: S::default(),
+        keys: HashMap::new(),
+        touched: Vec::new(),
+        values: Vec::new(),
+    };
+    emission_operator(records, ends, interval, name, logic)
+}

@@ -1,0 +1,532 @@
+//! Configuration: the commented defaults in `config/live-shopper.toml`, an optional file over
+//! them, then environment (`LIVE_SHOPPER__SECTION__KEY`) and command-line (`--set key=value`)
+//! overrides, validated into typed settings. Every mistake names the key and what is allowed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use jobs::job::{JobSettings, LaneSettings, SessionSettings};
+use operators::rolling::WindowSpec;
+use operators::Millis;
+use toml::{Table, Value};
+
+/// The default configuration, compiled in so that the binary runs without any file.
+pub const DEFAULT_CONFIG: &str = include_str!("../config/live-shopper.toml");
+
+/// Prefix of environment overrides.
+pub const ENV_PREFIX: &str = "LIVE_SHOPPER__";
+
+/// A configuration mistake, with the key it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "configuration: {}", self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err<T>(message: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(message.into()))
+}
+
+/// Where features go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SinkKind {
+    /// Redis, at `redis.url`.
+    Redis,
+    /// One JSON line per change to a file or stdout.
+    File,
+    /// Nowhere (benchmarks of the computation alone).
+    Discard,
+}
+
+/// Where events come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    /// A Kafka topic.
+    Kafka,
+    /// A file, one record per line.
+    File,
+}
+
+/// Event-time settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimeSettings {
+    /// Allowed lateness in milliseconds.
+    pub lateness: Millis,
+    /// Idle timeout of a partition; `None` keeps idle partitions holding the watermark back.
+    pub idle_timeout: Option<Duration>,
+    /// Whether the watermark follows the wall clock when every partition is idle.
+    pub follow_wall_clock: bool,
+}
+
+/// Output settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputSettings {
+    /// Where features go.
+    pub sink: SinkKind,
+    /// For the file sink: a path or `-`.
+    pub file: String,
+    /// Where bad rows of file sources go.
+    pub bad_rows_file: String,
+}
+
+/// Source settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceSettings {
+    /// Kafka or file.
+    pub kind: SourceKind,
+    /// For file sources: the path.
+    pub path: String,
+    /// Stop at the end of the input.
+    pub bounded: bool,
+    /// Records per worker between watermark advances.
+    pub batch_size: usize,
+}
+
+/// Kafka settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KafkaSettings {
+    /// Topic of enriched events.
+    pub topic: String,
+    /// Topic of bad rows.
+    pub bad_rows_topic: String,
+    /// Consumer group whose committed offsets are the start position.
+    pub group_id: String,
+    /// `earliest` or `latest`, when the group has no committed offset.
+    pub start: String,
+    /// librdkafka properties, passed through.
+    pub properties: BTreeMap<String, String>,
+}
+
+/// Redis settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// `redis://` or `rediss://` URL.
+    pub url: String,
+    /// Longest delay between two write attempts.
+    pub max_backoff: Duration,
+}
+
+/// The whole, validated configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// What the job computes.
+    pub job: JobSettings,
+    /// Event time.
+    pub time: TimeSettings,
+    /// Output.
+    pub output: OutputSettings,
+    /// Source.
+    pub source: SourceSettings,
+    /// Kafka.
+    pub kafka: KafkaSettings,
+    /// Redis.
+    pub redis: RedisSettings,
+}
+
+/// Parses a duration such as `500ms`, `5s`, `30m`, `1h`, `2d` into milliseconds.
+pub fn parse_duration(text: &str) -> Option<Millis> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let scale = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    number.checked_mul(scale)
+}
+
+/// Loads the configuration: defaults, then `file`, then `env` overrides, then `sets`
+/// (`key=value`).
+pub fn load(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+    sets: &[String],
+) -> Result<Config, ConfigError> {
+    let mut table: Table = DEFAULT_CONFIG
+        .parse()
+        .map_err(|e| ConfigError(format!("built-in defaults: {e}")))?;
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        let overlay: Table = text
+            .parse()
+            .map_err(|e| ConfigError(format!("{} is not valid TOML: {e}", path.display())))?;
+        merge(&mut table, overlay, "")?;
+    }
+    for (name, value) in env {
+        if let Some(key) = name.strip_prefix(ENV_PREFIX) {
+            let key = key.to_ascii_lowercase().replace("__", ".");
+            set(&mut table, &key, &value)
+                .map_err(|e| ConfigError(format!("{e} (from environment variable {name})")))?;
+        }
+    }
+    for assignment in sets {
+        let Some((key, value)) = assignment.split_once('=') else {
+            return err(format!("`--set {assignment}`: expected key=value, e.g. --set redis.url=redis://127.0.0.1:6380"));
+        };
+        set(&mut table, key.trim(), value.trim())?;
+    }
+    validate(&table)
+}
+
+fn merge(base: &mut Table, overlay: Table, prefix: &str) -> Result<(), ConfigError> {
+    for (key, value) in overlay {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        match (base.get_mut(&key), value) {
+            (Some(Value::Table(base)), Value::Table(overlay)) => merge(base, overlay, &path)?,
+            (Some(slot), value) => *slot = value,
+            (None, value) if prefix == "kafka.properties" => {
+                base.insert(key, value);
+            }
+            (None, _) => return err(format!("unknown setting `{path}`")),
+        }
+    }
+    Ok(())
+}
+
+/// Sets one dotted key from text, converting it to the type of the default.
+fn set(table: &mut Table, key: &str, text: &str) -> Result<(), ConfigError> {
+    // librdkafka property names contain dots themselves.
+    if let Some(property) = key.strip_prefix("kafka.properties.") {
+        if let Some(Value::Table(props)) = table
+            .get_mut("kafka")
+            .and_then(|k| k.as_table_mut())
+            .and_then(|k| k.get_mut("properties"))
+        {
+            props.insert(property.to_string(), Value::String(text.to_string()));
+            return Ok(());
+        }
+    }
+    let mut parts = key.split('.').peekable();
+    let mut current = table;
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            let Some(slot) = current.get_mut(part) else {
+                return err(format!("unknown setting `{key}`"));
+            };
+            *slot = match slot {
+                Value::Boolean(_) => match text {
+                    "true" => Value::Boolean(true),
+                    "false" => Value::Boolean(false),
+                    _ => return err(format!("`{key}` must be true or false, not `{text}`")),
+                },
+                Value::Integer(_) => match text.parse() {
+                    Ok(n) => Value::Integer(n),
+                    Err(_) => return err(format!("`{key}` must be a whole number, not `{text}`")),
+                },
+                Value::Array(_) => Value::Array(
+                    text.split(',')
+                        .map(|s| s.trim())
+                        .filter(|s| !s.is_empty())
+                        .map(|s| Value::String(s.to_string()))
+                        .collect(),
+                ),
+                _ => Value::String(text.to_string()),
+            };
+            return Ok(());
+        }
+        current = match current.get_mut(part) {
+            Some(Value::Table(inner)) => inner,
+            _ => return err(format!("unknown setting `{key}`")),
+        };
+    }
+    err("empty setting name")
+}
+
+/// Typed reads of a table, each error naming the full key.
+struct Section<'a> {
+    table: &'a Table,
+    path: String,
+}
+
+impl<'a> Section<'a> {
+    fn sub(&self, name: &str) -> Result<Section<'a>, ConfigError> {
+        let path = if self.path.is_empty() { name.to_string() } else { format!("{}.{name}", self.path) };
+        match self.table.get(name) {
+            Some(Value::Table(table)) => Ok(Section { table, path }),
+            _ => err(format!("`{path}` must be a section")),
+        }
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("{}.{name}", self.path)
+    }
+
+    fn str(&self, name: &str) -> Result<&'a str, ConfigError> {
+        match self.table.get(name) {
+            Some(Value::String(s)) => Ok(s),
+            _ => err(format!("`{}` must be a string", self.key(name))),
+        }
+    }
+
+    fn bool(&self, name: &str) -> Result<bool, ConfigError> {
+        match self.table.get(name) {
+            Some(Value::Boolean(b)) => Ok(*b),
+            _ => err(format!("`{}` must be true or false", self.key(name))),
+        }
+    }
+
+    fn int(&self, name: &str, min: i64) -> Result<i64, ConfigError> {
+        match self.table.get(name) {
+            Some(Value::Integer(n)) if *n >= min => Ok(*n),
+            _ => err(format!("`{}` must be a whole number of at least {min}", self.key(name))),
+        }
+    }
+
+    fn duration(&self, name: &str, allow_zero: bool) -> Result<Millis, ConfigError> {
+        let text = self.str(name)?;
+        match parse_duration(text) {
+            Some(ms) if ms > 0 || allow_zero => Ok(ms),
+            _ => err(format!(
+                "`{}` = `{text}` is not a duration{}: write it like 500ms, 5s, 30m, 1h or 1d",
+                self.key(name),
+                if allow_zero { "" } else { " above zero" }
+            )),
+        }
+    }
+
+    fn choice(&self, name: &str, allowed: &[&str]) -> Result<&'a str, ConfigError> {
+        let value = self.str(name)?;
+        if allowed.contains(&value) {
+            Ok(value)
+        } else {
+            err(format!(
+                "`{}` = `{value}` is not allowed; use one of: {}",
+                self.key(name),
+                allowed.join(", ")
+            ))
+        }
+    }
+}
+
+fn rolling_lane(
+    lanes: &Section<'_>,
+    name: &str,
+    default_interval: Millis,
+) -> Result<Option<LaneSettings>, ConfigError> {
+    let lane = lanes.sub(name)?;
+    if !lane.bool("enabled")? {
+        return Ok(None);
+    }
+    let interval = match lane.table.get("emit_interval") {
+        Some(_) => lane.duration("emit_interval", false)?,
+        None => default_interval,
+    };
+    let Some(Value::Array(items)) = lane.table.get("windows") else {
+        return err(format!("`{}` must be a list of durations, e.g. [\"5m\", \"1h\"]", lane.key("windows")));
+    };
+    let mut windows = Vec::new();
+    for item in items {
+        let text = item.as_str().unwrap_or_default();
+        match parse_duration(text) {
+            Some(length) if length > 0 && length % interval == 0 => windows.push(WindowSpec {
+                name: text.to_string(),
+                length,
+            }),
+            Some(length) if length > 0 => {
+                return err(format!(
+                    "`{}`: window `{text}` must be a multiple of the lane's emit interval ({interval} ms)",
+                    lane.key("windows")
+                ))
+            }
+            _ => {
+                return err(format!(
+                    "`{}`: `{}` is not a window length; write it like 5m, 1h or 24h",
+                    lane.key("windows"),
+                    item
+                ))
+            }
+        }
+    }
+    if windows.is_empty() {
+        return err(format!("`{}` is empty: give at least one window or set enabled = false", lane.key("windows")));
+    }
+    let mut names: Vec<&str> = windows.iter().map(|w| w.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    if names.len() != windows.len() {
+        return err(format!("`{}` lists a window twice", lane.key("windows")));
+    }
+    Ok(Some(LaneSettings { windows, interval }))
+}
+
+fn validate(table: &Table) -> Result<Config, ConfigError> {
+    let root = Section { table, path: String::new() };
+    for key in table.keys() {
+        if !["time", "lanes", "output", "source", "kafka", "redis"].contains(&key.as_str()) {
+            return err(format!("unknown section `{key}`"));
+        }
+    }
+    let time = root.sub("time")?;
+    let emit_interval = time.duration("emit_interval", false)?;
+    let idle_timeout = match time.str("idle_timeout")? {
+        "off" => None,
+        _ => Some(Duration::from_millis(time.duration("idle_timeout", false)?)),
+    };
+    let time_settings = TimeSettings {
+        lateness: time.duration("lateness", true)?,
+        idle_timeout,
+        follow_wall_clock: time.bool("follow_wall_clock")?,
+    };
+
+    let lanes = root.sub("lanes")?;
+    let session = lanes.sub("session")?;
+    let session_settings = if session.bool("enabled")? {
+        let interval = match session.table.get("emit_interval") {
+            Some(_) => session.duration("emit_interval", false)?,
+            None => emit_interval,
+        };
+        Some(SessionSettings {
+            gap: session.duration("gap", false)?,
+            interval,
+            retention: session.duration("retention", false)?,
+        })
+    } else {
+        None
+    };
+    let purchase = lanes.sub("purchase")?;
+    let checkout_step = purchase.int("checkout_step", 0)?;
+    let output = root.sub("output")?;
+    let job = JobSettings {
+        product: rolling_lane(&lanes, "product", emit_interval)?,
+        category: rolling_lane(&lanes, "category", emit_interval)?,
+        cart: rolling_lane(&lanes, "cart", emit_interval)?,
+        purchase: rolling_lane(&lanes, "purchase", emit_interval)?,
+        purchase_checkout_step: (checkout_step > 0).then_some(checkout_step as u32),
+        session: session_settings,
+        expiry_grace: output.duration("expiry_grace", true)?,
+    };
+
+    let output_settings = OutputSettings {
+        sink: match output.choice("sink", &["redis", "file", "discard"])? {
+            "redis" => SinkKind::Redis,
+            "file" => SinkKind::File,
+            _ => SinkKind::Discard,
+        },
+        file: output.str("file")?.to_string(),
+        bad_rows_file: output.str("bad_rows_file")?.to_string(),
+    };
+
+    let source = root.sub("source")?;
+    let source_settings = SourceSettings {
+        kind: match source.choice("kind", &["kafka", "file"])? {
+            "kafka" => SourceKind::Kafka,
+            _ => SourceKind::File,
+        },
+        path: source.str("path")?.to_string(),
+        bounded: source.bool("bounded")?,
+        batch_size: source.int("batch_size", 1)? as usize,
+    };
+    if source_settings.kind == SourceKind::File && source_settings.path.is_empty() {
+        return err("`source.path` is empty: give the file to read (or use --input FILE)");
+    }
+
+    let kafka = root.sub("kafka")?;
+    let properties = kafka.sub("properties")?;
+    let mut props = BTreeMap::new();
+    for (key, value) in properties.table {
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Integer(n) => n.to_string(),
+            Value::Boolean(b) => b.to_string(),
+            _ => return err(format!("`kafka.properties.{key}` must be a string, number or boolean")),
+        };
+        props.insert(key.clone(), text);
+    }
+    let kafka_settings = KafkaSettings {
+        topic: kafka.str("topic")?.to_string(),
+        bad_rows_topic: kafka.str("bad_rows_topic")?.to_string(),
+        group_id: kafka.str("group_id")?.to_string(),
+        start: kafka.choice("start", &["earliest", "latest"])?.to_string(),
+        properties: props,
+    };
+
+    let redis = root.sub("redis")?;
+    let url = redis.str("url")?;
+    if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://")) {
+        return err(format!("`redis.url` = `{url}` must start with redis://, rediss:// or unix://"));
+    }
+    let redis_settings = RedisSettings {
+        url: url.to_string(),
+        max_backoff: Duration::from_millis(redis.duration("max_backoff", false)?),
+    };
+
+    Ok(Config {
+        job,
+        time: time_settings,
+        output: output_settings,
+        source: source_settings,
+        kafka: kafka_settings,
+        redis: redis_settings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_with(sets: &[&str]) -> Result<Config, ConfigError> {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        load(None, Vec::new(), &sets)
+    }
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let config = load_with(&[]).expect("defaults load");
+        let names = |lane: &Option<LaneSettings>| -> Vec<String> {
+            lane.as_ref().map(|l| l.windows.iter().map(|w| w.name.clone()).collect()).unwrap_or_default()
+        };
+        assert_eq!(names(&config.job.product), ["5m", "1h"]);
+        assert_eq!(names(&config.job.category), ["5m", "1h", "24h"]);
+        assert_eq!(names(&config.job.cart), ["5m", "1h"]);
+        assert_eq!(names(&config.job.purchase), ["24h"]);
+        let session = config.job.session.expect("session lane on");
+        assert_eq!((session.gap, session.retention, session.interval), (1_800_000, 600_000, 1_000));
+        assert_eq!(config.time.lateness, 5_000);
+        assert_eq!(config.time.idle_timeout, Some(Duration::from_secs(3)));
+        assert_eq!(config.job.expiry_grace, 600_000);
+        assert_eq!(config.kafka.topic, "snowplow-enriched-good");
+        assert_eq!(config.kafka.bad_rows_topic, "snowplow-live-shopper-bad");
+    }
+
+    #[test]
+    fn overrides_from_command_line_and_environment() {
+        let env = vec![("LIVE_SHOPPER__REDIS__URL".to_string(), "redis://10.0.0.1:1".to_string())];
+        let sets = vec!["lanes.product.windows=10m".to_string(), "kafka.properties.security.protocol=SSL".to_string()];
+        let config = load(None, env, &sets).expect("loads");
+        assert_eq!(config.redis.url, "redis://10.0.0.1:1");
+        assert_eq!(config.job.product.expect("on").windows[0].length, 600_000);
+        assert_eq!(config.kafka.properties.get("security.protocol").map(String::as_str), Some("SSL"));
+    }
+
+    #[test]
+    fn mistakes_name_the_key() {
+        let cases = [
+            ("time.lateness=5 seconds", "time.lateness"),
+            ("lanes.cart.windows=5x", "lanes.cart.windows"),
+            ("lanes.cart.windows=", "lanes.cart.windows"),
+            ("output.sink=kafka", "output.sink"),
+            ("redis.url=http://x", "redis.url"),
+            ("nope.key=1", "nope.key"),
+            ("lanes.cart.enabled=yes", "lanes.cart.enabled"),
+            ("source.batch_size=0", "source.batch_size"),
+        ];
+        for (set, key) in cases {
+            let message = load_with(&[set]).expect_err(set).to_string();
+            assert!(message.contains(key), "{set}: {message}");
+        }
+        assert!(load_with(&["source.kind=file"]).expect_err("no path").to_string().contains("source.path"));
+    }
+}

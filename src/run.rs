@@ -1,0 +1,286 @@
+//! The job: one timely dataflow per worker, fed by the worker's share of the source.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use jobs::lanes::LaneInputs;
+use jobs::parse::parse_record;
+use operators::time::floor_to;
+use operators::watermark::Watermarks;
+use timely::dataflow::operators::Probe;
+use timely::dataflow::ProbeHandle;
+use timely::worker::Worker;
+
+use crate::config::{Config, SinkKind, SourceKind};
+use crate::metrics::Metrics;
+use crate::sink;
+use crate::sink::bad_rows::{BadRowSink, BadRows, FileBadRows};
+use crate::source::{file::FileSource, Source, Status};
+
+/// timely's own process settings: `-w` threads per process, `-n` processes, `-p` this
+/// process's index, `-h` a file with one `host:port` per process.
+#[derive(Clone, Debug, Default)]
+pub struct Cluster {
+    /// Worker threads per process.
+    pub threads: usize,
+    /// Number of processes.
+    pub processes: usize,
+    /// This process's index.
+    pub process: usize,
+    /// Hostfile: one address per process.
+    pub hostfile: Option<String>,
+}
+
+impl Cluster {
+    /// The timely configuration.
+    pub fn timely_config(&self) -> Result<timely::Config, String> {
+        let threads = self.threads.max(1);
+        let processes = self.processes.max(1);
+        if self.process >= processes {
+            return Err(format!("-p {} must be below -n {processes}", self.process));
+        }
+        let communication = if processes > 1 {
+            let addresses = match &self.hostfile {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|e| format!("cannot read hostfile {path} (-h): {e}"))?;
+                    let addresses: Vec<String> = text
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .take(processes)
+                        .map(String::from)
+                        .collect();
+                    if addresses.len() < processes {
+                        return Err(format!(
+                            "hostfile {path} has {} addresses but -n is {processes}",
+                            addresses.len()
+                        ));
+                    }
+                    addresses
+                }
+                None => (0..processes).map(|i| format!("localhost:{}", 2101 + i)).collect(),
+            };
+            timely::CommunicationConfig::Cluster {
+                threads,
+                process: self.process,
+                addresses,
+                report: false,
+                zerocopy: false,
+            }
+        } else if threads > 1 {
+            timely::CommunicationConfig::Process(threads)
+        } else {
+            timely::CommunicationConfig::Thread
+        };
+        Ok(timely::Config {
+            communication,
+            worker: timely::WorkerConfig::default(),
+        })
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn wall_clock() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Opens this worker's share of the configured source.
+pub type SourceFactory =
+    Arc<dyn Fn(&Config, usize, usize) -> Result<Box<dyn Source>, String> + Send + Sync>;
+
+/// Opens this worker's bad-rows destination.
+pub type BadRowsFactory =
+    Arc<dyn Fn(&Config, usize) -> Result<Box<dyn BadRowSink>, String> + Send + Sync>;
+
+/// Sources and bad-row sinks for each source kind.
+#[derive(Clone)]
+pub struct Connectors {
+    /// Opens a worker's source.
+    pub source: SourceFactory,
+    /// Opens a worker's bad-rows destination.
+    pub bad_rows: BadRowsFactory,
+}
+
+impl Connectors {
+    /// The connectors the configured source kind needs.
+    pub fn for_config(config: &Config) -> Connectors {
+        match config.source.kind {
+            SourceKind::File => Connectors::files(),
+            SourceKind::Kafka => crate::source::kafka::connectors(),
+        }
+    }
+
+    /// File sources, with bad rows to `output.bad_rows_file`.
+    pub fn files() -> Connectors {
+        Connectors {
+            source: Arc::new(|config: &Config, index, peers| {
+                let source = FileSource::open(config.source.path.as_ref(), index, peers)
+                    .map_err(|e| e.to_string())?;
+                Ok(Box::new(source) as Box<dyn Source>)
+            }),
+            bad_rows: Arc::new(|config: &Config, _index| {
+                Ok(Box::new(FileBadRows::open(&config.output.bad_rows_file)?) as Box<dyn BadRowSink>)
+            }),
+        }
+    }
+}
+
+/// Runs the job until a bounded source ends (or forever).
+pub fn run(
+    config: Config,
+    cluster: &Cluster,
+    connectors: Connectors,
+    metrics: Arc<Metrics>,
+) -> Result<(), String> {
+    if config.source.kind == SourceKind::Kafka && !config.source.bounded && config.output.sink == SinkKind::File {
+        // Allowed, but the file only ever grows: say so once.
+        eprintln!("live-shopper: writing an unbounded Kafka stream to a file");
+    }
+    if config.output.sink == SinkKind::Redis {
+        sink::redis::check(&config.redis)?;
+    }
+    let timely_config = cluster.timely_config()?;
+    let config = Arc::new(config);
+    let guards = timely::execute(timely_config, move |worker| {
+        let result = worker_main(worker, &config, &connectors, &metrics);
+        if let Err(e) = &result {
+            eprintln!("live-shopper: worker {}: {e}", worker.index());
+        }
+        result
+    })?;
+    for result in guards.join() {
+        result??;
+    }
+    Ok(())
+}
+
+fn worker_main(
+    worker: &mut Worker,
+    config: &Config,
+    connectors: &Connectors,
+    metrics: &Arc<Metrics>,
+) -> Result<(), String> {
+    let index = worker.index();
+    let peers = worker.peers();
+    let mut inputs = LaneInputs::new(config.job.purchase_checkout_step);
+    let probe = ProbeHandle::new();
+    worker.dataflow(|scope| {
+        let lanes = inputs.streams(scope);
+        let writes = jobs::job::build(scope, lanes, &config.job);
+        sink::attach(writes, config, metrics.clone()).map(|done| {
+            done.probe_with(&probe);
+        })
+    })?;
+
+    let mut source = (connectors.source)(config, index, peers)?;
+    let mut bad_rows = BadRows::new((connectors.bad_rows)(config, index)?, metrics.clone());
+    let bounded = config.source.bounded || config.source.kind == SourceKind::File;
+    let (idle_timeout, follow_wall_clock) = if bounded {
+        (None, false)
+    } else {
+        (config.time.idle_timeout, config.time.follow_wall_clock)
+    };
+    let partitions = source.partitions();
+    let mut watermarks = Watermarks::new(partitions, config.time.lateness, idle_timeout, follow_wall_clock);
+    let grid = config.job.time_grid();
+    let longest_interval = config.job.longest_interval();
+    // Per partition, positions that become committable once the sink has passed a time.
+    let mut commits: Vec<std::collections::VecDeque<(u64, i64)>> = vec![Default::default(); partitions];
+    let mut batch_largest: Vec<Option<(u64, i64)>> = vec![None; partitions];
+    let mut events = Vec::new();
+    let mut rejects = Vec::new();
+    let mut in_flight = inputs.time();
+
+    if partitions == 0 {
+        // Nothing to read here: this worker only computes the keys routed to it.
+        inputs.finish(None);
+        while worker.step_or_park(None) {}
+        return Ok(());
+    }
+
+    loop {
+        let now = Instant::now();
+        let mut failure: Option<String> = None;
+        let (mut records, mut good) = (0u64, 0u64);
+        let status = source
+            .poll(config.source.batch_size, &mut |partition, bytes, position| {
+                records += 1;
+                parse_record(bytes, &mut events, &mut rejects);
+                for event in events.drain(..) {
+                    good += 1;
+                    watermarks.observe(partition, event.time, now);
+                    let largest = batch_largest[partition].map_or(event.time, |(t, _)| t.max(event.time));
+                    batch_largest[partition] = Some((largest, position));
+                    inputs.send(&event);
+                }
+                for row in rejects.drain(..) {
+                    if let Err(e) = bad_rows.report(&row) {
+                        failure.get_or_insert(e);
+                    }
+                }
+                if let Some(entry) = batch_largest[partition].as_mut() {
+                    entry.1 = position;
+                } else {
+                    batch_largest[partition] = Some((0, position));
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        Metrics::add(&metrics.records, records);
+        Metrics::add(&metrics.events, good);
+
+        let watermark = watermarks.advance(Instant::now(), wall_clock());
+        inputs.advance_to(floor_to(watermark, grid) + 1);
+        if index == 0 {
+            metrics.watermark.store(watermark, Ordering::Relaxed);
+        }
+        if let Some(largest) = watermarks.largest_seen() {
+            metrics.largest_event_time.fetch_max(largest, Ordering::Relaxed);
+        }
+        for (partition, largest) in batch_largest.iter_mut().enumerate() {
+            if let Some((time, position)) = largest.take() {
+                let needed = (time + longest_interval).max(inputs.time());
+                commits[partition].push_back((needed, position));
+            }
+        }
+
+        if status == Status::End {
+            break;
+        }
+        // At most one batch in flight: bounded memory, and a slow sink slows the reading.
+        while probe.less_than(&in_flight) {
+            worker.step_or_park(Some(Duration::from_millis(1)));
+        }
+        in_flight = inputs.time();
+        if status == Status::Idle {
+            worker.step_or_park(Some(Duration::from_millis(10)));
+        } else {
+            worker.step();
+        }
+        for (partition, queue) in commits.iter_mut().enumerate() {
+            let mut ready = None;
+            while queue.front().is_some_and(|&(needed, _)| !probe.less_equal(&needed)) {
+                ready = queue.pop_front().map(|(_, position)| position);
+            }
+            if let Some(position) = ready {
+                source.commit(partition, position);
+            }
+        }
+    }
+
+    inputs.finish(watermarks.largest_seen());
+    while worker.step_or_park(None) {}
+    for (partition, queue) in commits.iter_mut().enumerate() {
+        if let Some(&(_, position)) = queue.back() {
+            source.commit(partition, position);
+        }
+    }
+    Ok(())
+}
