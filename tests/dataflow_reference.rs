@@ -1,0 +1,187 @@
+//! The dataflow against the brute-force reference of `reference/mod.rs`, on generated shops:
+//! every net change at every emission time must match, with in-order, out-of-order and late
+//! arrivals; and 1, 2 and 4 workers and 2 processes must write the same output.
+
+mod reference;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use jobs::event::ShopperEvent;
+use jobs::parse::parse_record;
+use reference::{actual_changes, arrive, expected_changes, Settings};
+
+const BIN: &str = env!("CARGO_BIN_EXE_live-shopper");
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("live-shopper-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(name)
+}
+
+fn generate(path: &Path, args: &[&str]) {
+    let status = Command::new(BIN)
+        .arg("generate")
+        .args(args)
+        .arg("--output")
+        .arg(path)
+        .status()
+        .expect("run generate");
+    assert!(status.success(), "generate {args:?} failed");
+}
+
+/// Short windows and gap, so that windows fill, empty and sessions split and close within a
+/// short generated span.
+const SHORT: &[&str] = &[
+    "lanes.product.windows=1m,5m",
+    "lanes.category.windows=1m,10m",
+    "lanes.cart.windows=1m,5m",
+    "lanes.purchase.windows=10m",
+    "lanes.session.gap=5m",
+];
+
+fn short_settings(lateness: u64) -> Settings {
+    let w = |list: &[(&str, u64)]| list.iter().map(|(n, l)| (n.to_string(), *l)).collect();
+    Settings {
+        product: w(&[("1m", 60_000), ("5m", 300_000)]),
+        category: w(&[("1m", 60_000), ("10m", 600_000)]),
+        cart: w(&[("1m", 60_000), ("5m", 300_000)]),
+        purchase: w(&[("10m", 600_000)]),
+        interval: 1_000,
+        gap: 300_000,
+        lateness,
+    }
+}
+
+fn run_job(input: &Path, output: &Path, sets: &[&str], extra: &[&str]) {
+    let mut command = Command::new(BIN);
+    command.arg("run").arg("--input").arg(input).arg("--output").arg(output);
+    command.arg("--set").arg(format!("output.bad_rows_file={}", output.with_extension("bad").display()));
+    for set in sets {
+        command.arg("--set").arg(set);
+    }
+    command.args(extra);
+    let result = command.output().expect("run job");
+    assert!(
+        result.status.success(),
+        "run {extra:?} failed: {}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+}
+
+fn parse_file(path: &Path) -> Vec<ShopperEvent> {
+    let text = std::fs::read(path).expect("read input");
+    let (mut events, mut bad) = (Vec::new(), Vec::new());
+    for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        parse_record(line, &mut events, &mut bad);
+    }
+    events
+}
+
+fn compare(name: &str, generate_args: &[&str], sets: &[&str], extra: &[&str], settings: &Settings) {
+    let input = scratch(&format!("{name}.tsv"));
+    let output = scratch(&format!("{name}.jsonl"));
+    generate(&input, generate_args);
+    run_job(&input, &output, sets, extra);
+    let events = parse_file(&input);
+    assert!(events.len() > 1000, "{name}: too few events");
+    let last = events.iter().map(|e| e.time).max().unwrap_or(0).div_ceil(settings.interval) * settings.interval;
+    let expected = expected_changes(&arrive(events, settings), settings, last);
+    let actual = actual_changes(&std::fs::read_to_string(&output).expect("read output"));
+    let missing: Vec<_> = expected.iter().filter(|(k, v)| actual.get(k) != Some(v)).take(10).collect();
+    let extra_changes: Vec<_> = actual.iter().filter(|(k, v)| expected.get(k) != Some(v)).take(10).collect();
+    assert!(
+        missing.is_empty() && extra_changes.is_empty(),
+        "{name}: {} expected changes, {} actual\nexpected but not written (first 10): {missing:#?}\nwritten but not expected (first 10): {extra_changes:#?}",
+        expected.len(),
+        actual.len()
+    );
+    // The test must exercise every kind of change.
+    let deletes = expected.values().filter(|v| v.is_none()).count();
+    assert!(deletes > 0, "{name}: no window emptied");
+    assert!(expected.keys().any(|(_, k)| k.starts_with("session:")), "{name}: no sessions");
+}
+
+#[test]
+fn matches_reference_across_seeds_with_bounded_disorder() {
+    for seed in ["1", "2", "3"] {
+        compare(
+            &format!("seed{seed}"),
+            &["--users", "150", "--events", "12000", "--span", "40m", "--disorder", "2s", "--seed", seed],
+            SHORT,
+            &[],
+            &short_settings(5_000),
+        );
+    }
+}
+
+#[test]
+fn matches_reference_with_default_windows() {
+    compare(
+        "defaults",
+        &["--users", "100", "--events", "10000", "--span", "3h", "--disorder", "3s", "--seed", "7"],
+        &[],
+        &[],
+        &Settings {
+            product: vec![("5m".into(), 300_000), ("1h".into(), 3_600_000)],
+            category: vec![("5m".into(), 300_000), ("1h".into(), 3_600_000), ("24h".into(), 86_400_000)],
+            cart: vec![("5m".into(), 300_000), ("1h".into(), 3_600_000)],
+            purchase: vec![("24h".into(), 86_400_000)],
+            interval: 1_000,
+            gap: 1_800_000,
+            lateness: 5_000,
+        },
+    );
+}
+
+#[test]
+fn late_events_count_from_the_next_emission() {
+    // Disorder far beyond the lateness: many events arrive after the watermark passed them.
+    let mut sets = SHORT.to_vec();
+    sets.push("source.batch_size=1");
+    compare(
+        "late",
+        &["--users", "80", "--events", "8000", "--span", "30m", "--disorder", "40s", "--seed", "11"],
+        &sets,
+        &[],
+        &short_settings(5_000),
+    );
+}
+
+#[test]
+fn workers_and_processes_write_the_same_output() {
+    let input = scratch("workers.tsv");
+    generate(&input, &["--users", "300", "--events", "20000", "--span", "40m", "--seed", "5", "--malformed-rate", "0.01"]);
+    let run = |name: &str, extra: &[&str]| {
+        let output = scratch(name);
+        run_job(&input, &output, SHORT, extra);
+        std::fs::read(&output).expect("read output")
+    };
+    let one = run("w1.jsonl", &["-w", "1"]);
+    assert!(!one.is_empty());
+    assert_eq!(one, run("w2.jsonl", &["-w", "2"]), "2 workers differ from 1");
+    assert_eq!(one, run("w4.jsonl", &["-w", "4"]), "4 workers differ from 1");
+
+    // Two processes on loopback; process 0 writes the file.
+    let ports: Vec<u16> = (0..2)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port"))
+        .collect();
+    let hostfile = scratch("hosts.txt");
+    std::fs::write(&hostfile, format!("127.0.0.1:{}\n127.0.0.1:{}\n", ports[0], ports[1])).expect("hostfile");
+    let output = scratch("p2.jsonl");
+    let spawn = |process: &str| {
+        let mut command = Command::new(BIN);
+        command.arg("run").arg("--input").arg(&input).arg("--output").arg(&output);
+        command.arg("--set").arg(format!("output.bad_rows_file={}", scratch("p2.bad").display()));
+        for set in SHORT {
+            command.arg("--set").arg(set);
+        }
+        command.args(["-w", "2", "-n", "2", "-p", process, "-h"]).arg(&hostfile);
+        command.spawn().expect("spawn process")
+    };
+    let mut second = spawn("1");
+    let mut first = spawn("0");
+    assert!(first.wait().expect("wait").success(), "process 0 failed");
+    assert!(second.wait().expect("wait").success(), "process 1 failed");
+    assert_eq!(one, std::fs::read(&output).expect("read"), "2 processes differ from 1 worker");
+}
