@@ -1,0 +1,449 @@
+//! Self-describing JSON shared by the three encodings: Iglu schema matching, the entity bodies the
+//! job reads, and lenient leaf values.
+//!
+//! Leaves are kept as borrowed `RawValue`s while the document is scanned and only decoded (with the
+//! field named in any error) once we know we need them; entity bodies are only decoded when their
+//! schema matches. Nothing here builds a `serde_json::Value` tree.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, Visitor};
+use serde_json::value::RawValue;
+
+use super::error::{ParseError, Reason};
+use crate::event::{Price, Product};
+
+/// A JSON leaf whose decoding is deferred; `None` for a missing key or `null`.
+pub(crate) type Raw<'a> = Option<&'a RawValue>;
+
+/// A JSON string borrowed from the input when it has no escapes, owned otherwise.
+pub(crate) struct Str<'a>(pub Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Str<'a>, D::Error> {
+        struct StrVisitor;
+        impl<'de> Visitor<'de> for StrVisitor {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(StrVisitor)
+    }
+}
+
+/// A string leaf; `null` and `""` are `None` (SPEC: empty string = null).
+pub(crate) fn text<'a>(raw: Raw<'a>, field: &'static str) -> Result<Option<Cow<'a, str>>, ParseError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let s = raw.get();
+    match s.as_bytes().first() {
+        Some(b'"') => {
+            let inner = &s[1..s.len() - 1];
+            let value = if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
+                Cow::Borrowed(inner)
+            } else {
+                Cow::Owned(serde_json::from_str::<String>(s).map_err(|e| ParseError::json(field, e))?)
+            };
+            Ok((!value.is_empty()).then_some(value))
+        }
+        Some(b'n') => Ok(None),
+        _ => Err(ParseError::new(field, Reason::NotAString)),
+    }
+}
+
+/// An owned string leaf, for the fields that end up in the event.
+pub(crate) fn owned(raw: Raw<'_>, field: &'static str) -> Result<Option<String>, ParseError> {
+    Ok(text(raw, field)?.map(Cow::into_owned))
+}
+
+/// An identifier leaf: trackers send product ids as strings, but a JSON number is an id too.
+fn ident(raw: Raw<'_>, field: &'static str) -> Result<Option<String>, ParseError> {
+    match raw.and_then(|r| r.get().as_bytes().first().copied()) {
+        Some(b'-' | b'0'..=b'9') => Ok(raw.map(|r| r.get().to_owned())),
+        _ => owned(raw, field),
+    }
+}
+
+/// A number leaf. Numbers may come as JSON numbers or as strings holding one (some trackers
+/// stringify prices); `null` and `""` are `None`; anything else is `InvalidNumber`.
+pub(crate) fn number(raw: Raw<'_>, field: &'static str) -> Result<Option<f64>, ParseError> {
+    let Some(r) = raw else { return Ok(None) };
+    let s = r.get();
+    let text = match s.as_bytes().first() {
+        Some(b'"') => match text(raw, field)? {
+            Some(t) => t,
+            None => return Ok(None),
+        },
+        Some(b'n') => return Ok(None),
+        _ => Cow::Borrowed(s),
+    };
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(Some(v)),
+        _ => Err(ParseError::new(field, Reason::InvalidNumber)),
+    }
+}
+
+/// A money leaf, in micro-units.
+pub(crate) fn price(raw: Raw<'_>, field: &'static str) -> Result<Option<Price>, ParseError> {
+    match number(raw, field)? {
+        None => Ok(None),
+        Some(v) => Price::from_f64(v)
+            .map(Some)
+            .ok_or(ParseError::new(field, Reason::InvalidNumber)),
+    }
+}
+
+/// A non-negative integer leaf (checkout step numbers); `2.0` is accepted, `2.5` is not.
+pub(crate) fn small_uint(raw: Raw<'_>, field: &'static str) -> Result<Option<u32>, ParseError> {
+    match number(raw, field)? {
+        None => Ok(None),
+        Some(v) if v.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&v) => Ok(Some(v as u32)),
+        Some(_) => Err(ParseError::new(field, Reason::InvalidNumber)),
+    }
+}
+
+/// Whether an Iglu URI `iglu:<vendor>/<name>/jsonschema/<model>-<revision>-<addition>` names
+/// `vendor/name` at model 1. Any revision and addition is accepted: within a model SchemaVer
+/// changes are backward compatible, and Snowplow JSON keys carry only the model, so accepting
+/// exactly model 1 keeps the TSV and JSON encodings in agreement.
+pub(crate) fn is_schema(uri: &str, vendor: &str, name: &str) -> bool {
+    let Some(rest) = uri.strip_prefix("iglu:") else { return false };
+    let Some(rest) = rest.strip_prefix(vendor) else { return false };
+    let Some(rest) = rest.strip_prefix('/') else { return false };
+    let Some(rest) = rest.strip_prefix(name) else { return false };
+    let Some(version) = rest.strip_prefix("/jsonschema/") else { return false };
+    let mut parts = version.split('-');
+    parts.next() == Some("1")
+        && parts.next().is_some_and(is_digits)
+        && parts.next().is_some_and(is_digits)
+        && parts.next().is_none()
+}
+
+fn is_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+const ECOMMERCE: &str = "com.snowplowanalytics.snowplow.ecommerce";
+const SNOWPLOW: &str = "com.snowplowanalytics.snowplow";
+
+/// The entities the job reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Entity {
+    Product,
+    Cart,
+    Transaction,
+    CheckoutStep,
+    ClientSession,
+    Yauaa,
+}
+
+impl Entity {
+    /// Which entity an Iglu URI names, if the job reads it.
+    pub(crate) fn of_schema(uri: &str) -> Option<Entity> {
+        // Cheap prefilter: almost every entity of a typical event (web_page, ua_parser, ...) is
+        // dismissed on its vendor before the version is looked at.
+        let tail = uri.strip_prefix("iglu:")?;
+        if tail.starts_with(ECOMMERCE) {
+            [
+                ("product", Entity::Product),
+                ("cart", Entity::Cart),
+                ("transaction", Entity::Transaction),
+                ("checkout_step", Entity::CheckoutStep),
+            ]
+            .into_iter()
+            .find(|(name, _)| is_schema(uri, ECOMMERCE, name))
+            .map(|(_, e)| e)
+        } else if tail.starts_with("com.snowplowanalytics.snowplow/client_session/") {
+            is_schema(uri, SNOWPLOW, "client_session").then_some(Entity::ClientSession)
+        } else if tail.starts_with("nl.basjes/yauaa_context/") {
+            is_schema(uri, "nl.basjes", "yauaa_context").then_some(Entity::Yauaa)
+        } else {
+            None
+        }
+    }
+}
+
+/// Body of `com.snowplowanalytics.snowplow.ecommerce/product`.
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct ProductData<'a> {
+    #[serde(borrow, default)]
+    id: Raw<'a>,
+    #[serde(borrow, default)]
+    category: Raw<'a>,
+    #[serde(borrow, default)]
+    price: Raw<'a>,
+}
+
+impl ProductData<'_> {
+    /// The product, or `None` when it has no id: the flink-live-shopper transform writes
+    /// `"product": {}` for actions without a product, which is not an error.
+    pub(crate) fn to_product(&self) -> Result<Option<Product>, ParseError> {
+        let Some(id) = ident(self.id, "product.id")? else { return Ok(None) };
+        Ok(Some(Product {
+            id,
+            category: owned(self.category, "product.category")?,
+            price: price(self.price, "product.price")?,
+        }))
+    }
+}
+
+/// Body of `com.snowplowanalytics.snowplow.ecommerce/cart`.
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct CartData<'a> {
+    #[serde(borrow, default)]
+    pub total_value: Raw<'a>,
+}
+
+/// Body of `com.snowplowanalytics.snowplow.ecommerce/transaction`.
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct TransactionData<'a> {
+    #[serde(borrow, default)]
+    pub revenue: Raw<'a>,
+}
+
+/// Body of `com.snowplowanalytics.snowplow.ecommerce/checkout_step`.
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct CheckoutStepData<'a> {
+    #[serde(borrow, default)]
+    pub step: Raw<'a>,
+}
+
+/// Body of `com.snowplowanalytics.snowplow/client_session`.
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct ClientSessionData<'a> {
+    #[serde(borrow, default, rename = "sessionId")]
+    pub session_id: Raw<'a>,
+}
+
+/// Body of `nl.basjes/yauaa_context`.
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct YauaaData<'a> {
+    #[serde(borrow, default, rename = "deviceClass")]
+    pub device_class: Raw<'a>,
+}
+
+/// Body of `com.snowplowanalytics.snowplow.ecommerce/snowplow_ecommerce_action`.
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct ActionData<'a> {
+    #[serde(borrow, default, rename = "type")]
+    pub kind: Raw<'a>,
+    #[serde(borrow, default)]
+    pub name: Raw<'a>,
+}
+
+/// What the entities of one event contribute. Where an entity that carries a single value
+/// (cart, transaction, ...) appears more than once, the first one with a value wins.
+#[derive(Default, Debug)]
+pub(crate) struct Entities {
+    pub products: Vec<Product>,
+    pub cart_total: Option<Price>,
+    pub revenue: Option<Price>,
+    pub checkout_step: Option<u32>,
+    pub session_id: Option<String>,
+    pub device_class: Option<String>,
+}
+
+impl Entities {
+    pub(crate) fn add_product(&mut self, data: &ProductData<'_>) -> Result<(), ParseError> {
+        if let Some(product) = data.to_product()? {
+            self.products.push(product);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn add_cart(&mut self, data: &CartData<'_>) -> Result<(), ParseError> {
+        let value = price(data.total_value, "cart.total_value")?;
+        self.cart_total = self.cart_total.or(value);
+        Ok(())
+    }
+
+    pub(crate) fn add_transaction(&mut self, data: &TransactionData<'_>) -> Result<(), ParseError> {
+        let value = price(data.revenue, "transaction.revenue")?;
+        self.revenue = self.revenue.or(value);
+        Ok(())
+    }
+
+    pub(crate) fn add_checkout_step(&mut self, data: &CheckoutStepData<'_>) -> Result<(), ParseError> {
+        let value = small_uint(data.step, "checkout_step.step")?;
+        self.checkout_step = self.checkout_step.or(value);
+        Ok(())
+    }
+
+    pub(crate) fn add_client_session(&mut self, data: &ClientSessionData<'_>) -> Result<(), ParseError> {
+        if self.session_id.is_none() {
+            self.session_id = owned(data.session_id, "client_session.sessionId")?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn add_yauaa(&mut self, data: &YauaaData<'_>) -> Result<(), ParseError> {
+        if self.device_class.is_none() {
+            self.device_class = owned(data.device_class, "yauaa_context.deviceClass")?;
+        }
+        Ok(())
+    }
+
+    /// Decodes one entity body (the `data` of a self-describing JSON) of a known kind; a body of
+    /// the wrong shape is `InvalidJson` attributed to `column`.
+    pub(crate) fn add_json(&mut self, entity: Entity, body: &str, column: &'static str) -> Result<(), ParseError> {
+        fn de<'a, T: Deserialize<'a>>(body: &'a str, column: &'static str) -> Result<T, ParseError> {
+            // serde's derived structs also accept arrays (fields by position); an entity body
+            // must be an object.
+            if !body.starts_with('{') {
+                return Err(ParseError::new(
+                    column,
+                    Reason::InvalidJson {
+                        detail: format!("entity data is not an object: {body:.40}"),
+                    },
+                ));
+            }
+            serde_json::from_str(body).map_err(|e| ParseError::json(column, e))
+        }
+        match entity {
+            Entity::Product => self.add_product(&de(body, column)?),
+            Entity::Cart => self.add_cart(&de(body, column)?),
+            Entity::Transaction => self.add_transaction(&de(body, column)?),
+            Entity::CheckoutStep => self.add_checkout_step(&de(body, column)?),
+            Entity::ClientSession => self.add_client_session(&de(body, column)?),
+            Entity::Yauaa => self.add_yauaa(&de(body, column)?),
+        }
+    }
+}
+
+/// `{"schema": .., "data": ..}` with the body left raw until the schema is known.
+#[derive(serde::Deserialize)]
+struct SelfDescribing<'a> {
+    #[serde(borrow)]
+    schema: Str<'a>,
+    #[serde(borrow)]
+    data: &'a RawValue,
+}
+
+#[derive(serde::Deserialize)]
+struct ContextsEnvelope<'a> {
+    #[serde(borrow)]
+    schema: Str<'a>,
+    #[serde(borrow)]
+    data: Vec<SelfDescribing<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct UnstructEnvelope<'a> {
+    #[serde(borrow)]
+    schema: Str<'a>,
+    #[serde(borrow)]
+    data: SelfDescribing<'a>,
+}
+
+/// Reads an enriched `contexts` or `derived_contexts` column (a `contexts` 1-x-x envelope) into
+/// `entities`.
+pub(crate) fn read_contexts(json: &str, column: &'static str, entities: &mut Entities) -> Result<(), ParseError> {
+    let envelope: ContextsEnvelope<'_> =
+        serde_json::from_str(json).map_err(|e| ParseError::json(column, e))?;
+    if !is_schema(&envelope.schema.0, SNOWPLOW, "contexts") {
+        return Err(ParseError::new(
+            column,
+            Reason::UnexpectedSchema {
+                schema: envelope.schema.0.into_owned(),
+            },
+        ));
+    }
+    for item in &envelope.data {
+        if let Some(entity) = Entity::of_schema(&item.schema.0) {
+            entities.add_json(entity, item.data.get(), column)?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads an enriched `unstruct_event` column (an `unstruct_event` 1-x-x envelope); returns the
+/// ecommerce action if the event is one.
+pub(crate) fn read_unstruct<'a>(json: &'a str, column: &'static str) -> Result<Option<ActionData<'a>>, ParseError> {
+    let envelope: UnstructEnvelope<'a> =
+        serde_json::from_str(json).map_err(|e| ParseError::json(column, e))?;
+    if !is_schema(&envelope.schema.0, SNOWPLOW, "unstruct_event") {
+        return Err(ParseError::new(
+            column,
+            Reason::UnexpectedSchema {
+                schema: envelope.schema.0.into_owned(),
+            },
+        ));
+    }
+    if !is_schema(&envelope.data.schema.0, ECOMMERCE, "snowplow_ecommerce_action") {
+        return Ok(None);
+    }
+    serde_json::from_str(envelope.data.data.get())
+        .map(Some)
+        .map_err(|e| ParseError::json(column, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(json: &str) -> &RawValue {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn schema_versions() {
+        let p = "com.snowplowanalytics.snowplow.ecommerce";
+        assert!(is_schema("iglu:com.snowplowanalytics.snowplow.ecommerce/product/jsonschema/1-0-0", p, "product"));
+        assert!(is_schema("iglu:com.snowplowanalytics.snowplow.ecommerce/product/jsonschema/1-0-12", p, "product"));
+        assert!(!is_schema("iglu:com.snowplowanalytics.snowplow.ecommerce/product/jsonschema/2-0-0", p, "product"));
+        assert!(!is_schema("iglu:com.snowplowanalytics.snowplow.ecommerce/products/jsonschema/1-0-0", p, "product"));
+        assert!(!is_schema("iglu:com.snowplowanalytics.snowplow.ecommerce/product/jsonschema/1-0", p, "product"));
+        assert!(!is_schema("com.snowplowanalytics.snowplow.ecommerce/product/jsonschema/1-0-0", p, "product"));
+        assert_eq!(
+            Entity::of_schema("iglu:com.snowplowanalytics.snowplow/client_session/jsonschema/1-0-2"),
+            Some(Entity::ClientSession)
+        );
+        assert_eq!(Entity::of_schema("iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0"), None);
+        assert_eq!(Entity::of_schema("iglu:nl.basjes/yauaa_context/jsonschema/1-0-4"), Some(Entity::Yauaa));
+    }
+
+    #[test]
+    fn leaves() {
+        assert_eq!(number(Some(raw("200")), "f").unwrap(), Some(200.0));
+        assert_eq!(number(Some(raw("42.99")), "f").unwrap(), Some(42.99));
+        assert_eq!(number(Some(raw("\" 12.5 \"")), "f").unwrap(), Some(12.5));
+        assert_eq!(number(Some(raw("\"\"")), "f").unwrap(), None);
+        assert_eq!(number(Some(raw("null")), "f").unwrap(), None);
+        for bad in ["true", "\"abc\"", "\"NaN\"", "{}", "[1]"] {
+            assert_eq!(number(Some(raw(bad)), "f").unwrap_err().reason, Reason::InvalidNumber, "{bad}");
+        }
+        assert_eq!(price(Some(raw("1e300")), "f").unwrap_err().reason, Reason::InvalidNumber);
+        assert_eq!(small_uint(Some(raw("2.0")), "f").unwrap(), Some(2));
+        assert!(small_uint(Some(raw("2.5")), "f").is_err());
+        assert!(small_uint(Some(raw("-1")), "f").is_err());
+        assert_eq!(text(Some(raw("\"a\\\"b\"")), "f").unwrap().as_deref(), Some("a\"b"));
+        assert_eq!(text(Some(raw("\"\"")), "f").unwrap(), None);
+        assert_eq!(text(Some(raw("5")), "f").unwrap_err().reason, Reason::NotAString);
+        assert_eq!(ident(Some(raw("17")), "f").unwrap().as_deref(), Some("17"));
+    }
+
+    #[test]
+    fn escaped_schema_uris_are_read() {
+        let json = r#"{"schema":"iglu:com.snowplowanalytics.snowplow\/contexts\/jsonschema\/1-0-1","data":[{"schema":"iglu:com.snowplowanalytics.snowplow.ecommerce\/cart\/jsonschema\/1-0-0","data":{"total_value":"9.5"}}]}"#;
+        let mut entities = Entities::default();
+        read_contexts(json, "contexts", &mut entities).unwrap();
+        assert_eq!(entities.cart_total, Some(Price(9_500_000)));
+    }
+
+    #[test]
+    fn wrong_envelope_is_rejected() {
+        let json = r#"{"schema":"iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0","data":[]}"#;
+        let err = read_contexts(json, "contexts", &mut Entities::default()).unwrap_err();
+        assert!(matches!(err.reason, Reason::UnexpectedSchema { .. }));
+    }
+}

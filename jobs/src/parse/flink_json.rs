@@ -1,0 +1,216 @@
+//! flink-live-shopper JSON: the shape its Snowbridge transform writes (`id`, `type`,
+//! `timestamp`, `payload`, `enrich`, `session`), so that users of the Flink job can switch
+//! without touching their pipeline. It carries no geo fields and no YAUAA entity.
+
+use serde::de::MapAccess;
+use serde::Deserialize;
+
+use super::derive;
+use super::device::classify_user_agent;
+use super::entities::{
+    owned, text, CartData, CheckoutStepData, Entities, ProductData, Raw, TransactionData,
+};
+use super::error::ParseError;
+use super::json::At;
+use super::url::is_search;
+use crate::event::{EventKind, ShopperEvent};
+
+/// `payload`: which keys are set depends on the event type; `{}` stands for "none".
+#[derive(Deserialize, Default)]
+struct Payload<'a> {
+    #[serde(borrow, default)]
+    product: Option<ProductData<'a>>,
+    #[serde(borrow, default)]
+    products: Option<Vec<ProductData<'a>>>,
+    #[serde(borrow, default)]
+    list_name: Raw<'a>,
+    #[serde(borrow, default)]
+    cart: Option<CartData<'a>>,
+    #[serde(borrow, default)]
+    checkout_step: Option<CheckoutStepData<'a>>,
+    /// Not written by the reference transform; we read transactions from here (SPEC 1.3).
+    #[serde(borrow, default)]
+    transaction: Option<TransactionData<'a>>,
+    #[serde(borrow, default)]
+    page_url: Raw<'a>,
+}
+
+#[derive(Deserialize, Default)]
+struct Enrich<'a> {
+    #[serde(borrow, default)]
+    client: Option<Client<'a>>,
+    #[serde(borrow, default)]
+    user: Option<User<'a>>,
+    /// `null` when the event had no `mkt_*` field.
+    #[serde(borrow, default)]
+    marketing: Option<Marketing<'a>>,
+    #[serde(borrow, default)]
+    platform: Raw<'a>,
+}
+
+#[derive(Deserialize, Default)]
+struct Client<'a> {
+    #[serde(borrow, default)]
+    useragent: Raw<'a>,
+    #[serde(borrow, default)]
+    page: Option<Page<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+struct Page<'a> {
+    #[serde(borrow, default)]
+    page_url: Raw<'a>,
+}
+
+#[derive(Deserialize, Default)]
+struct User<'a> {
+    #[serde(borrow, default)]
+    user_id: Raw<'a>,
+    #[serde(borrow, default)]
+    domain_userid: Raw<'a>,
+    #[serde(borrow, default)]
+    network_userid: Raw<'a>,
+}
+
+#[derive(Deserialize, Default)]
+struct Marketing<'a> {
+    #[serde(borrow, default)]
+    mkt_campaign: Raw<'a>,
+}
+
+/// The client_session entity, or `{"domain_sessionid", "domain_sessionidx"}` without one.
+#[derive(Deserialize, Default)]
+struct Session<'a> {
+    #[serde(borrow, default, rename = "sessionId")]
+    session_id: Raw<'a>,
+    #[serde(borrow, default)]
+    domain_sessionid: Raw<'a>,
+}
+
+/// The top-level keys of a flink-live-shopper event.
+#[derive(Default)]
+pub(crate) struct FlinkJson<'a> {
+    present: bool,
+    id: Raw<'a>,
+    kind: Raw<'a>,
+    timestamp: Raw<'a>,
+    payload: Option<Payload<'a>>,
+    enrich: Option<Enrich<'a>>,
+    session: Option<Session<'a>>,
+}
+
+impl<'de> FlinkJson<'de> {
+    /// Reads the value of `key` if it is one of ours; false leaves the value unread.
+    pub(crate) fn take<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A, at: &At) -> Result<bool, A::Error> {
+        match key {
+            "id" => {
+                at.set("id");
+                self.id = map.next_value()?;
+            }
+            "type" => {
+                at.set("type");
+                self.kind = map.next_value()?;
+            }
+            "timestamp" => {
+                at.set("timestamp");
+                self.timestamp = map.next_value()?;
+            }
+            "payload" => {
+                at.set("payload");
+                self.payload = map.next_value()?;
+                self.present = true;
+            }
+            "enrich" => {
+                at.set("enrich");
+                self.enrich = map.next_value()?;
+                self.present = true;
+            }
+            "session" => {
+                at.set("session");
+                self.session = map.next_value()?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Whether the record has a `payload` or `enrich` key, which makes it this encoding.
+    pub(crate) fn is_present(&self) -> bool {
+        self.present
+    }
+
+    /// Derives the event (SPEC section 1).
+    pub(crate) fn build(self) -> Result<ShopperEvent, ParseError> {
+        let event_id = derive::event_id(text(self.id, "id")?.as_deref(), "id")?;
+        let time = derive::event_time(&[(text(self.timestamp, "timestamp")?.as_deref(), "timestamp")])?;
+        let enrich = self.enrich.unwrap_or_default();
+        let user = enrich.user.unwrap_or_default();
+        let user = derive::user_key(
+            [
+                text(user.user_id, "enrich.user.user_id")?.as_deref(),
+                text(user.domain_userid, "enrich.user.domain_userid")?.as_deref(),
+                text(user.network_userid, "enrich.user.network_userid")?.as_deref(),
+            ],
+            "enrich.user",
+        )?;
+        let kind = match text(self.kind, "type")? {
+            Some(kind) => EventKind::from_action(&kind),
+            None => EventKind::Other("unknown".to_owned()),
+        };
+
+        let payload = self.payload.unwrap_or_default();
+        let mut entities = Entities::default();
+        if let Some(product) = &payload.product {
+            entities.add_product(product)?;
+        }
+        for product in payload.products.iter().flatten() {
+            entities.add_product(product)?;
+        }
+        if let Some(cart) = &payload.cart {
+            entities.add_cart(cart)?;
+        }
+        if let Some(step) = &payload.checkout_step {
+            entities.add_checkout_step(step)?;
+        }
+        if let Some(transaction) = &payload.transaction {
+            entities.add_transaction(transaction)?;
+        }
+
+        let session = self.session.unwrap_or_default();
+        let session = match owned(session.session_id, "session.sessionId")? {
+            Some(id) => Some(id),
+            None => owned(session.domain_sessionid, "session.domain_sessionid")?,
+        };
+
+        let client = enrich.client.unwrap_or_default();
+        // page_url is in the payload of page views only; every event has enrich.client.page.
+        let page_url = match text(payload.page_url, "payload.page_url")? {
+            Some(url) => Some(url),
+            None => text(client.page.unwrap_or_default().page_url, "enrich.client.page.page_url")?,
+        };
+        let device_class = text(client.useragent, "enrich.client.useragent")?
+            .map(|ua| classify_user_agent(&ua).to_owned());
+
+        Ok(ShopperEvent {
+            time,
+            event_id,
+            user,
+            session,
+            kind,
+            products: entities.products,
+            list_name: owned(payload.list_name, "payload.list_name")?,
+            cart_total: entities.cart_total,
+            revenue: entities.revenue,
+            checkout_step: entities.checkout_step,
+            is_search: page_url.is_some_and(|u| is_search(&u)),
+            platform: owned(enrich.platform, "enrich.platform")?,
+            campaign: match enrich.marketing {
+                Some(m) => owned(m.mkt_campaign, "enrich.marketing.mkt_campaign")?,
+                None => None,
+            },
+            device_class,
+            country: None,
+            region: None,
+        })
+    }
+}

@@ -1,0 +1,65 @@
+//! JSON records: one pass over the top-level object feeds both JSON encodings, then the
+//! encoding is chosen (a `payload` or `enrich` key means flink-live-shopper JSON, else Snowplow
+//! JSON). Their key sets are disjoint, so nothing is parsed twice.
+
+use std::cell::Cell;
+use std::fmt;
+
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+
+use super::entities::Str;
+use super::error::{ParseError, Reason};
+use super::flink_json::FlinkJson;
+use super::snowplow_json::SnowplowJson;
+use crate::event::ShopperEvent;
+
+/// Where the parser is, so that a JSON error names the top-level key whose value was at fault.
+pub(crate) type At = Cell<&'static str>;
+
+#[derive(Default)]
+struct Top<'a> {
+    snowplow: SnowplowJson<'a>,
+    flink: FlinkJson<'a>,
+}
+
+struct TopVisitor<'c> {
+    at: &'c At,
+}
+
+impl<'de> Visitor<'de> for TopVisitor<'_> {
+    type Value = Top<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top<'de>, A::Error> {
+        let mut top = Top::default();
+        while let Some(key) = map.next_key::<Str<'de>>()? {
+            let key = key.0.as_ref();
+            if !(top.flink.take(key, &mut map, self.at)? || top.snowplow.take(key, &mut map, self.at)?) {
+                map.next_value::<IgnoredAny>()?;
+            }
+            self.at.set("record");
+        }
+        Ok(top)
+    }
+}
+
+/// Parses one JSON-encoded event (the record starts with `{`).
+pub(crate) fn parse(bytes: &[u8]) -> Result<ShopperEvent, ParseError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| ParseError::new("record", Reason::InvalidUtf8))?;
+    let at = At::new("record");
+    let mut de = serde_json::Deserializer::from_str(text);
+    let top = de
+        .deserialize_map(TopVisitor { at: &at })
+        .and_then(|top| de.end().map(|()| top))
+        .map_err(|e| ParseError::json(at.get(), e))?;
+    if top.flink.is_present() {
+        top.flink.build()
+    } else if top.snowplow.is_present() {
+        top.snowplow.build()
+    } else {
+        Err(ParseError::new("record", Reason::UnknownEncoding))
+    }
+}

@@ -1,0 +1,185 @@
+//! Snowplow JSON, as Snowbridge's `spEnrichedToJson` (the Snowplow analytics SDK) writes it: a
+//! flat object keyed by enriched field names, timestamps in ISO-8601, entities flattened (from
+//! both `contexts` and `derived_contexts`) into arrays of entity bodies under
+//! `contexts_<vendor>_<name>_<model>`, the self-describing event's body under
+//! `unstruct_event_<vendor>_<name>_<model>`. Only model 1 keys are read, as for the TSV.
+
+use serde::de::MapAccess;
+use serde::Deserialize;
+
+use super::derive;
+use super::device::classify_user_agent;
+use super::entities::{
+    owned, text, ActionData, CartData, CheckoutStepData, ClientSessionData, Entities, ProductData, Raw,
+    TransactionData, YauaaData,
+};
+use super::error::ParseError;
+use super::json::At;
+use super::url::is_search;
+use crate::event::ShopperEvent;
+
+const PRODUCT: &str = "contexts_com_snowplowanalytics_snowplow_ecommerce_product_1";
+const CART: &str = "contexts_com_snowplowanalytics_snowplow_ecommerce_cart_1";
+const TRANSACTION: &str = "contexts_com_snowplowanalytics_snowplow_ecommerce_transaction_1";
+const CHECKOUT_STEP: &str = "contexts_com_snowplowanalytics_snowplow_ecommerce_checkout_step_1";
+const CLIENT_SESSION: &str = "contexts_com_snowplowanalytics_snowplow_client_session_1";
+const YAUAA: &str = "contexts_nl_basjes_yauaa_context_1";
+const ACTION: &str = "unstruct_event_com_snowplowanalytics_snowplow_ecommerce_snowplow_ecommerce_action_1";
+
+/// The keys of a Snowplow JSON event that the job reads.
+#[derive(Default)]
+pub(crate) struct SnowplowJson<'a> {
+    present: bool,
+    event_id: Raw<'a>,
+    event: Raw<'a>,
+    derived_tstamp: Raw<'a>,
+    collector_tstamp: Raw<'a>,
+    user_id: Raw<'a>,
+    domain_userid: Raw<'a>,
+    network_userid: Raw<'a>,
+    domain_sessionid: Raw<'a>,
+    platform: Raw<'a>,
+    mkt_campaign: Raw<'a>,
+    geo_country: Raw<'a>,
+    geo_region: Raw<'a>,
+    page_url: Raw<'a>,
+    useragent: Raw<'a>,
+    products: Vec<ProductData<'a>>,
+    carts: Vec<CartData<'a>>,
+    transactions: Vec<TransactionData<'a>>,
+    checkout_steps: Vec<CheckoutStepData<'a>>,
+    client_sessions: Vec<ClientSessionData<'a>>,
+    yauaa: Vec<YauaaData<'a>>,
+    action: Raw<'a>,
+}
+
+/// Reads an entity array (`null` = none) into `slot`.
+fn entity_array<'de, A, T>(map: &mut A, at: &At, key: &'static str, slot: &mut Vec<T>) -> Result<bool, A::Error>
+where
+    A: MapAccess<'de>,
+    T: Deserialize<'de>,
+{
+    at.set(key);
+    *slot = map.next_value::<Option<Vec<T>>>()?.unwrap_or_default();
+    Ok(true)
+}
+
+impl<'de> SnowplowJson<'de> {
+    /// Reads the value of `key` if it is one of ours; false leaves the value unread.
+    pub(crate) fn take<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A, at: &At) -> Result<bool, A::Error> {
+        let (name, slot) = match key {
+            "event_id" => ("event_id", &mut self.event_id),
+            "event" => ("event", &mut self.event),
+            "derived_tstamp" => ("derived_tstamp", &mut self.derived_tstamp),
+            "collector_tstamp" => ("collector_tstamp", &mut self.collector_tstamp),
+            "user_id" => ("user_id", &mut self.user_id),
+            "domain_userid" => ("domain_userid", &mut self.domain_userid),
+            "network_userid" => ("network_userid", &mut self.network_userid),
+            "domain_sessionid" => ("domain_sessionid", &mut self.domain_sessionid),
+            "platform" => ("platform", &mut self.platform),
+            "mkt_campaign" => ("mkt_campaign", &mut self.mkt_campaign),
+            "geo_country" => ("geo_country", &mut self.geo_country),
+            "geo_region" => ("geo_region", &mut self.geo_region),
+            "page_url" => ("page_url", &mut self.page_url),
+            "useragent" => ("useragent", &mut self.useragent),
+            ACTION => (ACTION, &mut self.action),
+            _ => {
+                return match key {
+                    PRODUCT => entity_array(map, at, PRODUCT, &mut self.products),
+                    CART => entity_array(map, at, CART, &mut self.carts),
+                    TRANSACTION => entity_array(map, at, TRANSACTION, &mut self.transactions),
+                    CHECKOUT_STEP => entity_array(map, at, CHECKOUT_STEP, &mut self.checkout_steps),
+                    CLIENT_SESSION => entity_array(map, at, CLIENT_SESSION, &mut self.client_sessions),
+                    YAUAA => entity_array(map, at, YAUAA, &mut self.yauaa),
+                    _ => Ok(false),
+                };
+            }
+        };
+        at.set(name);
+        *slot = map.next_value()?;
+        self.present = true;
+        Ok(true)
+    }
+
+    /// Whether any Snowplow enriched key was seen.
+    pub(crate) fn is_present(&self) -> bool {
+        self.present
+    }
+
+    /// Derives the event (SPEC section 1).
+    pub(crate) fn build(self) -> Result<ShopperEvent, ParseError> {
+        let event_id = derive::event_id(text(self.event_id, "event_id")?.as_deref(), "event_id")?;
+        let time = derive::event_time(&[
+            (text(self.derived_tstamp, "derived_tstamp")?.as_deref(), "derived_tstamp"),
+            (text(self.collector_tstamp, "collector_tstamp")?.as_deref(), "collector_tstamp"),
+        ])?;
+        let user = derive::user_key(
+            [
+                text(self.user_id, "user_id")?.as_deref(),
+                text(self.domain_userid, "domain_userid")?.as_deref(),
+                text(self.network_userid, "network_userid")?.as_deref(),
+            ],
+            "user_id",
+        )?;
+
+        let mut entities = Entities::default();
+        for p in &self.products {
+            entities.add_product(p)?;
+        }
+        for c in &self.carts {
+            entities.add_cart(c)?;
+        }
+        for t in &self.transactions {
+            entities.add_transaction(t)?;
+        }
+        for s in &self.checkout_steps {
+            entities.add_checkout_step(s)?;
+        }
+        for s in &self.client_sessions {
+            entities.add_client_session(s)?;
+        }
+        for y in &self.yauaa {
+            entities.add_yauaa(y)?;
+        }
+
+        let action = match self.action {
+            None => None,
+            // The analytics SDK writes the body as an object; tolerate a one-element array, as
+            // the flink-live-shopper transform does.
+            Some(raw) if raw.get().starts_with('[') => serde_json::from_str::<Vec<ActionData<'_>>>(raw.get())
+                .map_err(|e| ParseError::json(ACTION, e))?
+                .into_iter()
+                .next(),
+            Some(raw) => Some(serde_json::from_str::<ActionData<'_>>(raw.get()).map_err(|e| ParseError::json(ACTION, e))?),
+        };
+        let (kind, list_name) = derive::kind(text(self.event, "event")?.as_deref(), action.as_ref(), ACTION)?;
+
+        let session = match entities.session_id.take() {
+            Some(id) => Some(id),
+            None => owned(self.domain_sessionid, "domain_sessionid")?,
+        };
+        let device_class = match entities.device_class.take() {
+            Some(class) => Some(class),
+            None => text(self.useragent, "useragent")?.map(|ua| classify_user_agent(&ua).to_owned()),
+        };
+
+        Ok(ShopperEvent {
+            time,
+            event_id,
+            user,
+            session,
+            kind,
+            products: entities.products,
+            list_name,
+            cart_total: entities.cart_total,
+            revenue: entities.revenue,
+            checkout_step: entities.checkout_step,
+            is_search: text(self.page_url, "page_url")?.is_some_and(|u| is_search(&u)),
+            platform: owned(self.platform, "platform")?,
+            campaign: owned(self.mkt_campaign, "mkt_campaign")?,
+            device_class,
+            country: owned(self.geo_country, "geo_country")?,
+            region: owned(self.geo_region, "geo_region")?,
+        })
+    }
+}
