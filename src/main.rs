@@ -28,6 +28,36 @@ enum Command {
     Run(RunArgs),
     /// Write a deterministic synthetic shop: enriched TSV (default) or JSON, one record per line.
     Generate(GenerateArgs),
+    /// Measure the job on a synthetic shop: throughput, writes per event, memory.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+struct BenchArgs {
+    /// Number of shoppers.
+    #[arg(long, default_value_t = 10_000)]
+    users: u64,
+    /// Number of events.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: u64,
+    /// Event-time span, e.g. 2h or 26h.
+    #[arg(long, default_value = "2h")]
+    span: String,
+    /// Random seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Worker threads.
+    #[arg(short = 'w', long = "threads", default_value_t = 1)]
+    threads: usize,
+    /// Also measure end to end into this Redis (its database is flushed first).
+    #[arg(long)]
+    redis: Option<String>,
+    /// Override a setting: --set key=value.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// timely's own process arguments.
@@ -109,6 +139,21 @@ struct GenerateArgs {
     /// Output file; stdout when absent.
     #[arg(long, short = 'o')]
     output: Option<PathBuf>,
+    /// Produce the records to a Kafka topic (keyed by user) instead of writing them out.
+    #[arg(long, conflicts_with = "output")]
+    to_kafka: bool,
+    /// With --to-kafka: the topic (created with --partitions partitions if missing).
+    #[arg(long, default_value = "snowplow-enriched-good")]
+    topic: String,
+    /// With --to-kafka: the Kafka brokers (bootstrap.servers).
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    brokers: String,
+    /// With --to-kafka: partitions of the topic when it has to be created.
+    #[arg(long, default_value_t = 4)]
+    partitions: usize,
+    /// With --to-kafka: records per second, 0 = full speed.
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
 }
 
 fn load_config(args: &RunArgs) -> Result<Config, String> {
@@ -212,6 +257,9 @@ fn generate_command(args: GenerateArgs) -> Result<(), String> {
         products: args.products,
         categories: args.categories,
     };
+    if args.to_kafka {
+        return generate_to_kafka(options, &args);
+    }
     let written = match &args.output {
         Some(path) => {
             let file = std::fs::File::create(path)
@@ -233,11 +281,62 @@ fn generate_command(args: GenerateArgs) -> Result<(), String> {
     Ok(())
 }
 
+fn generate_to_kafka(options: GenerateOptions, args: &GenerateArgs) -> Result<(), String> {
+    if !(args.rate >= 0.0 && args.rate.is_finite()) {
+        return Err(format!("--rate {}: give records per second, or 0 for full speed", args.rate));
+    }
+    if args.partitions == 0 {
+        return Err("--partitions must be at least 1".to_string());
+    }
+    let mut target = generate::kafka::KafkaTarget::new(args.brokers.clone(), args.topic.clone());
+    target.partitions = args.partitions;
+    target.rate = args.rate;
+    let produced = generate::kafka::produce_shop(options, &target)?;
+    let seconds = produced.elapsed.as_secs_f64().max(1e-3);
+    eprintln!(
+        "live-shopper: produced {} records to topic `{}` ({} partitions{}) at {} in {seconds:.1}s ({:.0}/s)",
+        produced.records,
+        args.topic,
+        produced.partitions,
+        if produced.created { ", created" } else { "" },
+        args.brokers,
+        produced.records as f64 / seconds,
+    );
+    Ok(())
+}
+
+fn bench_command(args: BenchArgs) -> Result<(), String> {
+    let span_ms = config::parse_duration(&args.span)
+        .ok_or_else(|| format!("--span `{}`: write it like 2h or 26h", args.span))?;
+    let options = live_shopper::bench::BenchOptions {
+        shop: GenerateOptions {
+            users: args.users,
+            events: args.events,
+            span_ms,
+            seed: args.seed,
+            ..GenerateOptions::default()
+        },
+        threads: args.threads.max(1),
+        redis_url: args.redis.clone(),
+        sets: args.sets.clone(),
+    };
+    let figures = live_shopper::bench::bench(&options)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&figures).map_err(|e| e.to_string())?);
+    } else {
+        for f in figures {
+            println!("{:<48} {:>14.2} {}", f.name, f.value, f.unit);
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run_command(args),
         Command::Generate(args) => generate_command(args),
+        Command::Bench(args) => bench_command(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

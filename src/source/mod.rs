@@ -2,6 +2,7 @@
 
 pub mod file;
 pub mod kafka;
+pub mod memory;
 
 use std::fmt;
 

@@ -1,0 +1,123 @@
+//! `live-shopper bench`: drives the real job with a synthetic shop and reports one line per
+//! figure (or JSON). The shop is generated into memory first, so that neither generation nor
+//! disk is measured.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::config::{self, Config};
+use crate::generate::{GenerateOptions, Shop};
+use crate::metrics::Metrics;
+use crate::run::{self, Cluster, Connectors};
+use crate::sink::bad_rows::BadRowSink;
+use crate::source::memory::{MemorySource, Records};
+use crate::source::Source;
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    /// The shop.
+    pub shop: GenerateOptions,
+    /// Worker threads.
+    pub threads: usize,
+    /// When set, also measure end to end into this Redis (its database is flushed first).
+    pub redis_url: Option<String>,
+    /// Configuration overrides (`key=value`).
+    pub sets: Vec<String>,
+}
+
+/// One measured figure.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Figure {
+    /// What was measured.
+    pub name: String,
+    /// The value.
+    pub value: f64,
+    /// Its unit.
+    pub unit: String,
+}
+
+struct NoBadRows;
+
+impl BadRowSink for NoBadRows {
+    fn write(&mut self, _row: &jobs::parse::BadRow) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+fn peak_rss_bytes() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024.0)
+}
+
+fn memory_connectors(records: Arc<Records>) -> Connectors {
+    Connectors {
+        source: Arc::new(move |_config: &Config, index, peers| {
+            Ok(Box::new(MemorySource::new(records.clone(), index, peers)) as Box<dyn Source>)
+        }),
+        bad_rows: Arc::new(|_config: &Config, _index| Ok(Box::new(NoBadRows) as Box<dyn BadRowSink>)),
+    }
+}
+
+fn timed_run(config: Config, threads: usize, records: &Arc<Records>) -> Result<(f64, Arc<Metrics>), String> {
+    let metrics = Arc::new(Metrics::default());
+    let cluster = Cluster { threads, processes: 1, process: 0, hostfile: None };
+    let started = Instant::now();
+    run::run(config, &cluster, memory_connectors(records.clone()), metrics.clone())?;
+    Ok((started.elapsed().as_secs_f64(), metrics))
+}
+
+/// Runs the benchmark and returns its figures.
+pub fn bench(options: &BenchOptions) -> Result<Vec<Figure>, String> {
+    let mut shop = Shop::new(options.shop.clone())?;
+    let mut records = Records::default();
+    let (mut key, mut buffer) = (String::new(), Vec::new());
+    let mut first = u64::MAX;
+    let mut last = 0;
+    while let Some(time) = shop.next_into(&mut key, &mut buffer) {
+        first = first.min(time);
+        last = last.max(time);
+        records.push(&buffer);
+        buffer.clear();
+    }
+    let records = Arc::new(records);
+    let events = records.len() as f64;
+    let mut figures = Vec::new();
+    let mut figure = |name: &str, value: f64, unit: &str| {
+        figures.push(Figure { name: name.to_string(), value, unit: unit.to_string() })
+    };
+    figure("events", events, "events");
+    figure("event-time span", (last.saturating_sub(first)) as f64 / 3_600_000.0, "h");
+    figure("workers", options.threads as f64, "threads");
+
+    let mut sets = vec!["source.kind=file".to_string(), "source.path=memory".to_string()];
+    sets.extend(options.sets.iter().cloned());
+    let mut compute = sets.clone();
+    compute.push("output.sink=discard".to_string());
+    let config = config::load(None, Vec::new(), &compute).map_err(|e| e.to_string())?;
+    let (seconds, metrics) = timed_run(config, options.threads, &records)?;
+    figure("compute-only throughput", events / seconds, "events/s");
+    figure("compute-only throughput per worker", events / seconds / options.threads as f64, "events/s");
+    figure("feature writes per event", Metrics::get(&metrics.writes) as f64 / events, "writes/event");
+    if let Some(rss) = peak_rss_bytes() {
+        figure("peak RSS", rss / 1_048_576.0, "MiB");
+        figure("peak RSS per user", rss / options.shop.users.max(1) as f64, "bytes/user");
+    }
+
+    if let Some(url) = &options.redis_url {
+        let client = redis::Client::open(url.as_str()).map_err(|e| format!("--redis {url}: {e}"))?;
+        let mut conn = client.get_connection().map_err(|e| format!("cannot connect to Redis at {url}: {e}"))?;
+        redis::cmd("FLUSHDB").query::<()>(&mut conn).map_err(|e| e.to_string())?;
+        let mut end_to_end = sets.clone();
+        end_to_end.push("output.sink=redis".to_string());
+        end_to_end.push(format!("redis.url={url}"));
+        let config = config::load(None, Vec::new(), &end_to_end).map_err(|e| e.to_string())?;
+        let (seconds, metrics) = timed_run(config, options.threads, &records)?;
+        figure("end-to-end throughput into Redis (from memory)", events / seconds, "events/s");
+        figure("Redis commands per event", Metrics::get(&metrics.redis_commands) as f64 / events, "commands/event");
+        figure("Redis keys written per event", Metrics::get(&metrics.writes) as f64 / events, "writes/event");
+    }
+    Ok(figures)
+}
