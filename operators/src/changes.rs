@@ -26,12 +26,10 @@ impl<E> Keyed<E> {
 
 /// Routes a key to a worker. FNV-1a: cheap, and the same in every process, unlike `RandomState`.
 pub fn route(key: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &byte in key.as_bytes() {
-        hash ^= byte as u64;
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
+    use std::hash::Hasher;
+    let mut hasher = Fnv::default();
+    hasher.write(key.as_bytes());
+    hasher.finish()
 }
 
 /// One change to the feature store: set `key` to `value` with an expiry, or delete it.
@@ -121,3 +119,30 @@ mod tests {
         assert!(!w.is_empty());
     }
 }
+
+/// FNV-1a as a `Hasher`: per-key state is looked up once or twice per record, and keys are
+/// short strings, where SipHash's setup cost dominates.
+#[derive(Clone, Copy, Debug)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 ^= byte as u64;
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// A map from keys to per-key state.
+pub type KeyMap<V> = std::collections::HashMap<String, V, std::hash::BuildHasherDefault<Fnv>>;

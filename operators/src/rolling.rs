@@ -6,13 +6,13 @@
 //! operations per window, whatever the window length or the emission rate; the keys are revisited
 //! only when a record arrives or the oldest record of one of their windows expires.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ops::Bound::{Excluded, Included, Unbounded};
 
 use timely::dataflow::StreamVec;
 use timely::ExchangeData;
 
-use crate::changes::{FeatureWrite, Keyed, Written};
+use crate::changes::{FeatureWrite, KeyMap, Keyed, Written};
 use crate::driver::{emission_operator, KeyedLogic, Timers};
 use crate::time::{ceil_to, Millis, Order};
 
@@ -82,6 +82,8 @@ struct KeyState<A: Aggregate> {
     log: BTreeMap<Order, A::Entry>,
     windows: Vec<Window<A>>,
     timer: Option<Millis>,
+    /// The emission that last queued this key, so that it is queued once per emission.
+    queued_at: Option<Millis>,
 }
 
 impl<A: Aggregate> KeyState<A> {
@@ -98,6 +100,7 @@ impl<A: Aggregate> KeyState<A> {
                 })
                 .collect(),
             timer: None,
+            queued_at: None,
         }
     }
 }
@@ -105,7 +108,7 @@ impl<A: Aggregate> KeyState<A> {
 struct Rolling<A: Aggregate> {
     config: RollingConfig,
     longest: Millis,
-    keys: HashMap<String, KeyState<A>>,
+    keys: KeyMap<KeyState<A>>,
     touched: Vec<String>,
     values: Vec<Option<String>>,
 }
@@ -133,7 +136,10 @@ impl<A: Aggregate> Rolling<A> {
             }
         }
         state.log.insert(order, record.entry);
-        self.touched.push(record.key);
+        if state.queued_at != Some(now) {
+            state.queued_at = Some(now);
+            self.touched.push(record.key);
+        }
     }
 
     fn advance(&mut self, now: Millis, key: &str, timers: &mut Timers, out: &mut Vec<FeatureWrite>) {
@@ -227,9 +233,14 @@ impl<A: Aggregate> KeyedLogic for Rolling<A> {
             self.insert(now, record);
         }
         let mut touched = std::mem::take(&mut self.touched);
-        touched.extend(due);
-        touched.sort_unstable();
-        touched.dedup();
+        for key in due {
+            if let Some(state) = self.keys.get_mut(&key) {
+                if state.queued_at != Some(now) {
+                    state.queued_at = Some(now);
+                    touched.push(key);
+                }
+            }
+        }
         for key in touched.drain(..) {
             if let Some(state) = self.keys.get_mut(&key) {
                 if state.timer == Some(now) {
@@ -255,7 +266,7 @@ pub fn rolling<'s, A: Aggregate>(
     let logic = Rolling::<A> {
         config,
         longest,
-        keys: HashMap::new(),
+        keys: KeyMap::default(),
         touched: Vec::new(),
         values: Vec::new(),
     };

@@ -3,12 +3,12 @@
 //! when the watermark passes its last record plus the gap, and its final values are written then
 //! with the retention expiry.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use timely::dataflow::StreamVec;
 use timely::ExchangeData;
 
-use crate::changes::{FeatureWrite, Keyed, Written};
+use crate::changes::{FeatureWrite, KeyMap, Keyed, Written};
 use crate::driver::{emission_operator, KeyedLogic, Timers};
 use crate::time::{ceil_to, Millis, Order};
 
@@ -27,34 +27,41 @@ pub struct SessionConfig {
     pub retention: Millis,
 }
 
-/// The features of one session, computed from its records in order.
+/// The features of one session, folded over its records in (event time, event id) order.
 pub trait SessionFeatures: Default + 'static {
     /// The lane payload of one record.
     type Entry: ExchangeData;
+    /// What the features need of the records folded so far.
+    type State: Default + 'static;
 
-    /// Writes each feature's value for the session made of `records` (non-empty, in
-    /// (event time, event id) order) into `values`.
-    fn render<'a>(
-        &self,
-        records: &mut dyn Iterator<Item = (&'a Order, &'a Self::Entry)>,
-        values: &mut [Option<String>],
-    );
+    /// Folds the next record (later in the order than every record folded before) into `state`.
+    fn add(&self, state: &mut Self::State, order: Order, entry: &Self::Entry);
+
+    /// Writes each feature's value for a session of at least one record into `values`.
+    fn render(&self, state: &Self::State, values: &mut [Option<String>]);
 }
 
-struct KeyState<E> {
+struct KeyState<E, S> {
     records: BTreeMap<Order, E>,
+    /// The fold of the first run up to `folded_to`, while records keep arriving in order;
+    /// dropped (and rebuilt from `records`) when one arrives out of order.
+    state: Option<(S, Order)>,
     written: Written,
     dirty: bool,
     timer: Option<Millis>,
+    /// The emission that last queued this key, so that it is queued once per emission.
+    queued_at: Option<Millis>,
 }
 
-impl<E> Default for KeyState<E> {
+impl<E, S> Default for KeyState<E, S> {
     fn default() -> Self {
         KeyState {
             records: BTreeMap::new(),
+            state: None,
             written: Written::default(),
             dirty: false,
             timer: None,
+            queued_at: None,
         }
     }
 }
@@ -62,7 +69,7 @@ impl<E> Default for KeyState<E> {
 struct Sessions<S: SessionFeatures> {
     config: SessionConfig,
     features: S,
-    keys: HashMap<String, KeyState<S::Entry>>,
+    keys: KeyMap<KeyState<S::Entry, S::State>>,
     touched: Vec<String>,
     values: Vec<Option<String>>,
 }
@@ -78,10 +85,24 @@ impl<S: SessionFeatures> Sessions<S> {
     ) {
         let Some(state) = self.keys.get_mut(key) else { return };
         let config = &self.config;
+        let features = &self.features;
+        let last = *run.end();
+        let current = match &state.state {
+            Some((_, folded_to)) if !closing && *folded_to == last => state.state.as_ref(),
+            _ => {
+                let mut fresh = S::State::default();
+                for (&order, entry) in state.records.range(run) {
+                    features.add(&mut fresh, order, entry);
+                }
+                state.state = Some((fresh, last));
+                state.state.as_ref()
+            }
+        };
         self.values.clear();
         self.values.resize(config.features.len(), None);
-        self.features
-            .render(&mut state.records.range(run), &mut self.values);
+        if let Some((current, _)) = current {
+            features.render(current, &mut self.values);
+        }
         let (ttl_ms, refresh_every) = if closing {
             (config.retention, 0)
         } else {
@@ -117,6 +138,7 @@ impl<S: SessionFeatures> Sessions<S> {
                     let mut later = state.records.split_off(&last);
                     later.pop_first();
                     state.records = later;
+                    state.state = None;
                     state.written.clear();
                     state.dirty = true;
                 }
@@ -157,16 +179,35 @@ impl<S: SessionFeatures> KeyedLogic for Sessions<S> {
                 Some(state) => state,
                 None => self.keys.entry(record.key.clone()).or_default(),
             };
-            // The same event delivered twice counts once.
-            if state.records.insert(order, record.entry).is_none() {
-                state.dirty = true;
+            if state.records.contains_key(&order) {
+                // The same event delivered twice counts once.
+                continue;
+            }
+            match state.state.as_mut() {
+                Some((folded, folded_to))
+                    if order > *folded_to && order.0 <= folded_to.0 + self.config.gap =>
+                {
+                    self.features.add(folded, order, &record.entry);
+                    *folded_to = order;
+                }
+                _ => state.state = None,
+            }
+            state.records.insert(order, record.entry);
+            state.dirty = true;
+            if state.queued_at != Some(now) {
+                state.queued_at = Some(now);
                 self.touched.push(record.key);
             }
         }
         let mut touched = std::mem::take(&mut self.touched);
-        touched.extend(due);
-        touched.sort_unstable();
-        touched.dedup();
+        for key in due {
+            if let Some(state) = self.keys.get_mut(&key) {
+                if state.queued_at != Some(now) {
+                    state.queued_at = Some(now);
+                    touched.push(key);
+                }
+            }
+        }
         for key in touched.drain(..) {
             if let Some(state) = self.keys.get_mut(&key) {
                 if state.timer == Some(now) {
@@ -191,7 +232,7 @@ pub fn sessions<'s, S: SessionFeatures>(
     let logic = Sessions::<S> {
         config,
         features: S::default(),
-        keys: HashMap::new(),
+        keys: KeyMap::default(),
         touched: Vec::new(),
         values: Vec::new(),
     };

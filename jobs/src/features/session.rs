@@ -80,61 +80,86 @@ pub fn entry(event: &ShopperEvent) -> Option<SessionEvent> {
     })
 }
 
-/// Computes the session features by one pass over the session's events.
+/// Computes the session features by folding the session's events in order.
 #[derive(Default)]
 pub struct Session;
 
+/// The fold of a session's events so far.
+#[derive(Default)]
+pub struct SessionState {
+    first: Option<Millis>,
+    last: Millis,
+    pages: u64,
+    views: u64,
+    adds: u64,
+    searches: u64,
+    campaign: Option<String>,
+    user: String,
+    platform: Option<String>,
+    /// Sorted, distinct.
+    devices: Vec<String>,
+    /// Sorted, distinct.
+    locations: Vec<String>,
+    previous_location: Option<String>,
+    region_changes: u64,
+}
+
+fn insert_sorted(set: &mut Vec<String>, item: &str) {
+    if let Err(at) = set.binary_search_by(|probe| probe.as_str().cmp(item)) {
+        set.insert(at, item.to_string());
+    }
+}
+
 impl SessionFeatures for Session {
     type Entry = SessionEvent;
+    type State = SessionState;
 
-    fn render<'a>(
-        &self,
-        records: &mut dyn Iterator<Item = (&'a Order, &'a SessionEvent)>,
-        values: &mut [Option<String>],
-    ) {
-        let mut first_time = None;
-        let mut last: Option<(Millis, &SessionEvent)> = None;
-        let (mut pages, mut views, mut adds, mut searches, mut region_changes) = (0u64, 0u64, 0u64, 0u64, 0u64);
-        let mut campaign: Option<&str> = None;
-        let mut devices: Vec<&str> = Vec::new();
-        let mut locations: Vec<&str> = Vec::new();
-        let mut previous_location: Option<&str> = None;
-        for (&(time, _), event) in records {
-            first_time.get_or_insert(time);
-            last = Some((time, event));
-            match event.kind {
-                SessionKind::PageView => pages += 1,
-                SessionKind::ProductView => views += 1,
-                SessionKind::AddToCart => adds += 1,
-                SessionKind::Other => {}
-            }
-            searches += event.search as u64;
-            if campaign.is_none() {
-                campaign = event.campaign.as_deref();
-            }
-            if let Some(device) = event.device.as_deref() {
-                devices.push(device);
-            }
-            if let Some(location) = event.location.as_deref() {
-                if previous_location.is_some_and(|p| p != location) {
-                    region_changes += 1;
-                }
-                previous_location = Some(location);
-                locations.push(location);
-            }
+    fn add(&self, state: &mut SessionState, (time, _): Order, event: &SessionEvent) {
+        state.first.get_or_insert(time);
+        state.last = time;
+        match event.kind {
+            SessionKind::PageView => state.pages += 1,
+            SessionKind::ProductView => state.views += 1,
+            SessionKind::AddToCart => state.adds += 1,
+            SessionKind::Other => {}
         }
-        let (Some(first), Some((last_time, latest))) = (first_time, last) else { return };
-        values[0] = Some((last_time - first).to_string());
-        values[1] = Some(pages.to_string());
-        values[2] = Some((pages < 2).to_string());
-        values[3] = campaign.map(str::to_string);
-        values[4] = Some(format::decimal_ratio(adds as i128, views as i128));
-        values[5] = Some(searches.to_string());
-        values[6] = Some(latest.user.clone());
-        values[7] = Some(format::string_list(devices));
-        values[8] = latest.platform.clone();
-        values[9] = Some(format::string_list(locations));
-        values[10] = Some(region_changes.to_string());
+        state.searches += event.search as u64;
+        if state.campaign.is_none() {
+            state.campaign.clone_from(&event.campaign);
+        }
+        if state.user != event.user {
+            state.user.clone_from(&event.user);
+        }
+        if state.platform != event.platform {
+            state.platform.clone_from(&event.platform);
+        }
+        if let Some(device) = event.device.as_deref() {
+            insert_sorted(&mut state.devices, device);
+        }
+        if let Some(location) = event.location.as_deref() {
+            if state.previous_location.as_deref() != Some(location) {
+                if state.previous_location.is_some() {
+                    state.region_changes += 1;
+                }
+                state.previous_location = Some(location.to_string());
+            }
+            insert_sorted(&mut state.locations, location);
+        }
+    }
+
+    fn render(&self, state: &SessionState, values: &mut [Option<String>]) {
+        let Some(first) = state.first else { return };
+        values[0] = Some((state.last - first).to_string());
+        values[1] = Some(state.pages.to_string());
+        values[2] = Some((state.pages < 2).to_string());
+        values[3] = state.campaign.clone();
+        values[4] = Some(format::decimal_ratio(state.adds as i128, state.views as i128));
+        values[5] = Some(state.searches.to_string());
+        values[6] = Some(state.user.clone());
+        values[7] = Some(format::string_list(state.devices.iter().map(String::as_str)));
+        values[8] = state.platform.clone();
+        values[9] = Some(format::string_list(state.locations.iter().map(String::as_str)));
+        values[10] = Some(state.region_changes.to_string());
     }
 }
 
