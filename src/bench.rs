@@ -57,15 +57,31 @@ fn memory_connectors(records: Arc<Records>) -> Connectors {
         source: Arc::new(move |_config: &Config, index, peers| {
             Ok(Box::new(MemorySource::new(records.clone(), index, peers)) as Box<dyn Source>)
         }),
-        bad_rows: Arc::new(|_config: &Config, _index| Ok(Box::new(NoBadRows) as Box<dyn BadRowSink>)),
+        bad_rows: Arc::new(|_config: &Config, _index| {
+            Ok(Box::new(NoBadRows) as Box<dyn BadRowSink>)
+        }),
     }
 }
 
-fn timed_run(config: Config, threads: usize, records: &Arc<Records>) -> Result<(f64, Arc<Metrics>), String> {
+fn timed_run(
+    config: Config,
+    threads: usize,
+    records: &Arc<Records>,
+) -> Result<(f64, Arc<Metrics>), String> {
     let metrics = Arc::new(Metrics::default());
-    let cluster = Cluster { threads, processes: 1, process: 0, hostfile: None };
+    let cluster = Cluster {
+        threads,
+        processes: 1,
+        process: 0,
+        hostfile: None,
+    };
     let started = Instant::now();
-    run::run(config, &cluster, memory_connectors(records.clone()), metrics.clone())?;
+    run::run(
+        config,
+        &cluster,
+        memory_connectors(records.clone()),
+        metrics.clone(),
+    )?;
     Ok((started.elapsed().as_secs_f64(), metrics))
 }
 
@@ -86,38 +102,78 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<Figure>, String> {
     let events = records.len() as f64;
     let mut figures = Vec::new();
     let mut figure = |name: &str, value: f64, unit: &str| {
-        figures.push(Figure { name: name.to_string(), value, unit: unit.to_string() })
+        figures.push(Figure {
+            name: name.to_string(),
+            value,
+            unit: unit.to_string(),
+        })
     };
     figure("events", events, "events");
-    figure("event-time span", (last.saturating_sub(first)) as f64 / 3_600_000.0, "h");
+    figure(
+        "event-time span",
+        (last.saturating_sub(first)) as f64 / 3_600_000.0,
+        "h",
+    );
     figure("workers", options.threads as f64, "threads");
 
-    let mut sets = vec!["source.kind=file".to_string(), "source.path=memory".to_string()];
+    let mut sets = vec![
+        "source.kind=file".to_string(),
+        "source.path=memory".to_string(),
+    ];
     sets.extend(options.sets.iter().cloned());
     let mut compute = sets.clone();
     compute.push("output.sink=discard".to_string());
     let config = config::load(None, Vec::new(), &compute).map_err(|e| e.to_string())?;
     let (seconds, metrics) = timed_run(config, options.threads, &records)?;
     figure("compute-only throughput", events / seconds, "events/s");
-    figure("compute-only throughput per worker", events / seconds / options.threads as f64, "events/s");
-    figure("feature writes per event", Metrics::get(&metrics.writes) as f64 / events, "writes/event");
+    figure(
+        "compute-only throughput per worker",
+        events / seconds / options.threads as f64,
+        "events/s",
+    );
+    figure(
+        "feature writes per event",
+        Metrics::get(&metrics.writes) as f64 / events,
+        "writes/event",
+    );
     if let Some(rss) = peak_rss_bytes() {
         figure("peak RSS", rss / 1_048_576.0, "MiB");
-        figure("peak RSS per user", rss / options.shop.users.max(1) as f64, "bytes/user");
+        figure(
+            "peak RSS per user",
+            rss / options.shop.users.max(1) as f64,
+            "bytes/user",
+        );
     }
 
     if let Some(url) = &options.redis_url {
-        let client = redis::Client::open(url.as_str()).map_err(|e| format!("--redis {url}: {e}"))?;
-        let mut conn = client.get_connection().map_err(|e| format!("cannot connect to Redis at {url}: {e}"))?;
-        redis::cmd("FLUSHDB").query::<()>(&mut conn).map_err(|e| e.to_string())?;
+        let client =
+            redis::Client::open(url.as_str()).map_err(|e| format!("--redis {url}: {e}"))?;
+        let mut conn = client
+            .get_connection()
+            .map_err(|e| format!("cannot connect to Redis at {url}: {e}"))?;
+        redis::cmd("FLUSHDB")
+            .query::<()>(&mut conn)
+            .map_err(|e| e.to_string())?;
         let mut end_to_end = sets.clone();
         end_to_end.push("output.sink=redis".to_string());
         end_to_end.push(format!("redis.url={url}"));
         let config = config::load(None, Vec::new(), &end_to_end).map_err(|e| e.to_string())?;
         let (seconds, metrics) = timed_run(config, options.threads, &records)?;
-        figure("end-to-end throughput into Redis (from memory)", events / seconds, "events/s");
-        figure("Redis commands per event", Metrics::get(&metrics.redis_commands) as f64 / events, "commands/event");
-        figure("Redis keys written per event", Metrics::get(&metrics.writes) as f64 / events, "writes/event");
+        figure(
+            "end-to-end throughput into Redis (from memory)",
+            events / seconds,
+            "events/s",
+        );
+        figure(
+            "Redis commands per event",
+            Metrics::get(&metrics.redis_commands) as f64 / events,
+            "commands/event",
+        );
+        figure(
+            "Redis keys written per event",
+            Metrics::get(&metrics.writes) as f64 / events,
+            "writes/event",
+        );
     }
     Ok(figures)
 }

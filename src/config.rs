@@ -183,7 +183,11 @@ pub fn load(
 
 fn merge(base: &mut Table, overlay: Table, prefix: &str) -> Result<(), ConfigError> {
     for (key, value) in overlay {
-        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
         match (base.get_mut(&key), value) {
             (Some(Value::Table(base)), Value::Table(overlay)) => merge(base, overlay, &path)?,
             (Some(slot), value) => *slot = value,
@@ -253,7 +257,11 @@ struct Section<'a> {
 
 impl<'a> Section<'a> {
     fn sub(&self, name: &str) -> Result<Section<'a>, ConfigError> {
-        let path = if self.path.is_empty() { name.to_string() } else { format!("{}.{name}", self.path) };
+        let path = if self.path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{name}", self.path)
+        };
         match self.table.get(name) {
             Some(Value::Table(table)) => Ok(Section { table, path }),
             _ => err(format!("`{path}` must be a section")),
@@ -281,7 +289,10 @@ impl<'a> Section<'a> {
     fn int(&self, name: &str, min: i64) -> Result<i64, ConfigError> {
         match self.table.get(name) {
             Some(Value::Integer(n)) if *n >= min => Ok(*n),
-            _ => err(format!("`{}` must be a whole number of at least {min}", self.key(name))),
+            _ => err(format!(
+                "`{}` must be a whole number of at least {min}",
+                self.key(name)
+            )),
         }
     }
 
@@ -325,7 +336,10 @@ fn rolling_lane(
         None => default_interval,
     };
     let Some(Value::Array(items)) = lane.table.get("windows") else {
-        return err(format!("`{}` must be a list of durations, e.g. [\"5m\", \"1h\"]", lane.key("windows")));
+        return err(format!(
+            "`{}` must be a list of durations, e.g. [\"5m\", \"1h\"]",
+            lane.key("windows")
+        ));
     };
     let mut windows = Vec::new();
     for item in items {
@@ -351,7 +365,10 @@ fn rolling_lane(
         }
     }
     if windows.is_empty() {
-        return err(format!("`{}` is empty: give at least one window or set enabled = false", lane.key("windows")));
+        return err(format!(
+            "`{}` is empty: give at least one window or set enabled = false",
+            lane.key("windows")
+        ));
     }
     let mut names: Vec<&str> = windows.iter().map(|w| w.name.as_str()).collect();
     names.sort_unstable();
@@ -363,7 +380,10 @@ fn rolling_lane(
 }
 
 fn validate(table: &Table) -> Result<Config, ConfigError> {
-    let root = Section { table, path: String::new() };
+    let root = Section {
+        table,
+        path: String::new(),
+    };
     for key in table.keys() {
         if !["time", "lanes", "output", "source", "kafka", "redis"].contains(&key.as_str()) {
             return err(format!("unknown section `{key}`"));
@@ -441,7 +461,11 @@ fn validate(table: &Table) -> Result<Config, ConfigError> {
             Value::String(s) => s.clone(),
             Value::Integer(n) => n.to_string(),
             Value::Boolean(b) => b.to_string(),
-            _ => return err(format!("`kafka.properties.{key}` must be a string, number or boolean")),
+            _ => {
+                return err(format!(
+                    "`kafka.properties.{key}` must be a string, number or boolean"
+                ))
+            }
         };
         props.insert(key.clone(), text);
     }
@@ -455,8 +479,11 @@ fn validate(table: &Table) -> Result<Config, ConfigError> {
 
     let redis = root.sub("redis")?;
     let url = redis.str("url")?;
-    if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://")) {
-        return err(format!("`redis.url` = `{url}` must start with redis://, rediss:// or unix://"));
+    if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://"))
+    {
+        return err(format!(
+            "`redis.url` = `{url}` must start with redis://, rediss:// or unix://"
+        ));
     }
     let redis_settings = RedisSettings {
         url: url.to_string(),
@@ -486,14 +513,19 @@ mod tests {
     fn defaults_match_the_spec() {
         let config = load_with(&[]).expect("defaults load");
         let names = |lane: &Option<LaneSettings>| -> Vec<String> {
-            lane.as_ref().map(|l| l.windows.iter().map(|w| w.name.clone()).collect()).unwrap_or_default()
+            lane.as_ref()
+                .map(|l| l.windows.iter().map(|w| w.name.clone()).collect())
+                .unwrap_or_default()
         };
         assert_eq!(names(&config.job.product), ["5m", "1h"]);
         assert_eq!(names(&config.job.category), ["5m", "1h", "24h"]);
         assert_eq!(names(&config.job.cart), ["5m", "1h"]);
         assert_eq!(names(&config.job.purchase), ["24h"]);
         let session = config.job.session.expect("session lane on");
-        assert_eq!((session.gap, session.retention, session.interval), (1_800_000, 600_000, 1_000));
+        assert_eq!(
+            (session.gap, session.retention, session.interval),
+            (1_800_000, 600_000, 1_000)
+        );
         assert_eq!(config.time.lateness, 5_000);
         assert_eq!(config.time.idle_timeout, Some(Duration::from_secs(3)));
         assert_eq!(config.job.expiry_grace, 600_000);
@@ -503,12 +535,25 @@ mod tests {
 
     #[test]
     fn overrides_from_command_line_and_environment() {
-        let env = vec![("LIVE_SHOPPER__REDIS__URL".to_string(), "redis://10.0.0.1:1".to_string())];
-        let sets = vec!["lanes.product.windows=10m".to_string(), "kafka.properties.security.protocol=SSL".to_string()];
+        let env = vec![(
+            "LIVE_SHOPPER__REDIS__URL".to_string(),
+            "redis://10.0.0.1:1".to_string(),
+        )];
+        let sets = vec![
+            "lanes.product.windows=10m".to_string(),
+            "kafka.properties.security.protocol=SSL".to_string(),
+        ];
         let config = load(None, env, &sets).expect("loads");
         assert_eq!(config.redis.url, "redis://10.0.0.1:1");
         assert_eq!(config.job.product.expect("on").windows[0].length, 600_000);
-        assert_eq!(config.kafka.properties.get("security.protocol").map(String::as_str), Some("SSL"));
+        assert_eq!(
+            config
+                .kafka
+                .properties
+                .get("security.protocol")
+                .map(String::as_str),
+            Some("SSL")
+        );
     }
 
     #[test]
@@ -527,6 +572,9 @@ mod tests {
             let message = load_with(&[set]).expect_err(set).to_string();
             assert!(message.contains(key), "{set}: {message}");
         }
-        assert!(load_with(&["source.kind=file"]).expect_err("no path").to_string().contains("source.path"));
+        assert!(load_with(&["source.kind=file"])
+            .expect_err("no path")
+            .to_string()
+            .contains("source.path"));
     }
 }

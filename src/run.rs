@@ -60,7 +60,9 @@ impl Cluster {
                     }
                     addresses
                 }
-                None => (0..processes).map(|i| format!("localhost:{}", 2101 + i)).collect(),
+                None => (0..processes)
+                    .map(|i| format!("localhost:{}", 2101 + i))
+                    .collect(),
             };
             timely::CommunicationConfig::Cluster {
                 threads,
@@ -124,7 +126,8 @@ impl Connectors {
                 Ok(Box::new(source) as Box<dyn Source>)
             }),
             bad_rows: Arc::new(|config: &Config, _index| {
-                Ok(Box::new(FileBadRows::open(&config.output.bad_rows_file)?) as Box<dyn BadRowSink>)
+                Ok(Box::new(FileBadRows::open(&config.output.bad_rows_file)?)
+                    as Box<dyn BadRowSink>)
             }),
         }
     }
@@ -137,7 +140,10 @@ pub fn run(
     connectors: Connectors,
     metrics: Arc<Metrics>,
 ) -> Result<(), String> {
-    if config.source.kind == SourceKind::Kafka && !config.source.bounded && config.output.sink == SinkKind::File {
+    if config.source.kind == SourceKind::Kafka
+        && !config.source.bounded
+        && config.output.sink == SinkKind::File
+    {
         // Allowed, but the file only ever grows: say so once.
         eprintln!("live-shopper: writing an unbounded Kafka stream to a file");
     }
@@ -186,11 +192,17 @@ fn worker_main(
         (config.time.idle_timeout, config.time.follow_wall_clock)
     };
     let partitions = source.partitions();
-    let mut watermarks = Watermarks::new(partitions, config.time.lateness, idle_timeout, follow_wall_clock);
+    let mut watermarks = Watermarks::new(
+        partitions,
+        config.time.lateness,
+        idle_timeout,
+        follow_wall_clock,
+    );
     let grid = config.job.time_grid();
     let longest_interval = config.job.longest_interval();
     // Per partition, positions that become committable once the sink has passed a time.
-    let mut commits: Vec<std::collections::VecDeque<(u64, i64)>> = vec![Default::default(); partitions];
+    let mut commits: Vec<std::collections::VecDeque<(u64, i64)>> =
+        vec![Default::default(); partitions];
     let mut batch_largest: Vec<Option<(u64, i64)>> = vec![None; partitions];
     let mut events = Vec::new();
     let mut rejects = Vec::new();
@@ -208,27 +220,31 @@ fn worker_main(
         let mut failure: Option<String> = None;
         let (mut records, mut good) = (0u64, 0u64);
         let status = source
-            .poll(config.source.batch_size, &mut |partition, bytes, position| {
-                records += 1;
-                parse_record(bytes, &mut events, &mut rejects);
-                for event in events.drain(..) {
-                    good += 1;
-                    watermarks.observe(partition, event.time, now);
-                    let largest = batch_largest[partition].map_or(event.time, |(t, _)| t.max(event.time));
-                    batch_largest[partition] = Some((largest, position));
-                    inputs.send(&event);
-                }
-                for row in rejects.drain(..) {
-                    if let Err(e) = bad_rows.report(&row) {
-                        failure.get_or_insert(e);
+            .poll(
+                config.source.batch_size,
+                &mut |partition, bytes, position| {
+                    records += 1;
+                    parse_record(bytes, &mut events, &mut rejects);
+                    for event in events.drain(..) {
+                        good += 1;
+                        watermarks.observe(partition, event.time, now);
+                        let largest =
+                            batch_largest[partition].map_or(event.time, |(t, _)| t.max(event.time));
+                        batch_largest[partition] = Some((largest, position));
+                        inputs.send(&event);
                     }
-                }
-                if let Some(entry) = batch_largest[partition].as_mut() {
-                    entry.1 = position;
-                } else {
-                    batch_largest[partition] = Some((0, position));
-                }
-            })
+                    for row in rejects.drain(..) {
+                        if let Err(e) = bad_rows.report(&row) {
+                            failure.get_or_insert(e);
+                        }
+                    }
+                    if let Some(entry) = batch_largest[partition].as_mut() {
+                        entry.1 = position;
+                    } else {
+                        batch_largest[partition] = Some((0, position));
+                    }
+                },
+            )
             .map_err(|e| e.to_string())?;
         if let Some(e) = failure {
             return Err(e);
@@ -242,7 +258,9 @@ fn worker_main(
             metrics.watermark.store(watermark, Ordering::Relaxed);
         }
         if let Some(largest) = watermarks.largest_seen() {
-            metrics.largest_event_time.fetch_max(largest, Ordering::Relaxed);
+            metrics
+                .largest_event_time
+                .fetch_max(largest, Ordering::Relaxed);
         }
         for (partition, largest) in batch_largest.iter_mut().enumerate() {
             if let Some((time, position)) = largest.take() {
@@ -266,7 +284,10 @@ fn worker_main(
         }
         for (partition, queue) in commits.iter_mut().enumerate() {
             let mut ready = None;
-            while queue.front().is_some_and(|&(needed, _)| !probe.less_equal(&needed)) {
+            while queue
+                .front()
+                .is_some_and(|&(needed, _)| !probe.less_equal(&needed))
+            {
                 ready = queue.pop_front().map(|(_, position)| position);
             }
             if let Some(position) = ready {

@@ -55,8 +55,16 @@ fn short_settings(lateness: u64) -> Settings {
 
 fn run_job(input: &Path, output: &Path, sets: &[&str], extra: &[&str]) {
     let mut command = Command::new(BIN);
-    command.arg("run").arg("--input").arg(input).arg("--output").arg(output);
-    command.arg("--set").arg(format!("output.bad_rows_file={}", output.with_extension("bad").display()));
+    command
+        .arg("run")
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(output);
+    command.arg("--set").arg(format!(
+        "output.bad_rows_file={}",
+        output.with_extension("bad").display()
+    ));
     for set in sets {
         command.arg("--set").arg(set);
     }
@@ -85,11 +93,25 @@ fn compare(name: &str, generate_args: &[&str], sets: &[&str], extra: &[&str], se
     run_job(&input, &output, sets, extra);
     let events = parse_file(&input);
     assert!(events.len() > 1000, "{name}: too few events");
-    let last = events.iter().map(|e| e.time).max().unwrap_or(0).div_ceil(settings.interval) * settings.interval;
+    let last = events
+        .iter()
+        .map(|e| e.time)
+        .max()
+        .unwrap_or(0)
+        .div_ceil(settings.interval)
+        * settings.interval;
     let expected = expected_changes(&arrive(events, settings), settings, last);
     let actual = actual_changes(&std::fs::read_to_string(&output).expect("read output"));
-    let missing: Vec<_> = expected.iter().filter(|(k, v)| actual.get(k) != Some(v)).take(10).collect();
-    let extra_changes: Vec<_> = actual.iter().filter(|(k, v)| expected.get(k) != Some(v)).take(10).collect();
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|(k, v)| actual.get(k) != Some(v))
+        .take(10)
+        .collect();
+    let extra_changes: Vec<_> = actual
+        .iter()
+        .filter(|(k, v)| expected.get(k) != Some(v))
+        .take(10)
+        .collect();
     assert!(
         missing.is_empty() && extra_changes.is_empty(),
         "{name}: {} expected changes, {} actual\nexpected but not written (first 10): {missing:#?}\nwritten but not expected (first 10): {extra_changes:#?}",
@@ -99,7 +121,10 @@ fn compare(name: &str, generate_args: &[&str], sets: &[&str], extra: &[&str], se
     // The test must exercise every kind of change.
     let deletes = expected.values().filter(|v| v.is_none()).count();
     assert!(deletes > 0, "{name}: no window emptied");
-    assert!(expected.keys().any(|(_, k)| k.starts_with("session:")), "{name}: no sessions");
+    assert!(
+        expected.keys().any(|(_, k)| k.starts_with("session:")),
+        "{name}: no sessions"
+    );
 }
 
 #[test]
@@ -107,7 +132,18 @@ fn matches_reference_across_seeds_with_bounded_disorder() {
     for seed in ["1", "2", "3"] {
         compare(
             &format!("seed{seed}"),
-            &["--users", "150", "--events", "12000", "--span", "40m", "--disorder", "2s", "--seed", seed],
+            &[
+                "--users",
+                "150",
+                "--events",
+                "12000",
+                "--span",
+                "40m",
+                "--disorder",
+                "2s",
+                "--seed",
+                seed,
+            ],
             SHORT,
             &[],
             &short_settings(5_000),
@@ -119,12 +155,27 @@ fn matches_reference_across_seeds_with_bounded_disorder() {
 fn matches_reference_with_default_windows() {
     compare(
         "defaults",
-        &["--users", "100", "--events", "10000", "--span", "3h", "--disorder", "3s", "--seed", "7"],
+        &[
+            "--users",
+            "100",
+            "--events",
+            "10000",
+            "--span",
+            "3h",
+            "--disorder",
+            "3s",
+            "--seed",
+            "7",
+        ],
         &[],
         &[],
         &Settings {
             product: vec![("5m".into(), 300_000), ("1h".into(), 3_600_000)],
-            category: vec![("5m".into(), 300_000), ("1h".into(), 3_600_000), ("24h".into(), 86_400_000)],
+            category: vec![
+                ("5m".into(), 300_000),
+                ("1h".into(), 3_600_000),
+                ("24h".into(), 86_400_000),
+            ],
             cart: vec![("5m".into(), 300_000), ("1h".into(), 3_600_000)],
             purchase: vec![("24h".into(), 86_400_000)],
             interval: 1_000,
@@ -141,7 +192,18 @@ fn late_events_count_from_the_next_emission() {
     sets.push("source.batch_size=1");
     compare(
         "late",
-        &["--users", "80", "--events", "8000", "--span", "30m", "--disorder", "40s", "--seed", "11"],
+        &[
+            "--users",
+            "80",
+            "--events",
+            "8000",
+            "--span",
+            "30m",
+            "--disorder",
+            "40s",
+            "--seed",
+            "11",
+        ],
         &sets,
         &[],
         &short_settings(5_000),
@@ -151,7 +213,21 @@ fn late_events_count_from_the_next_emission() {
 #[test]
 fn workers_and_processes_write_the_same_output() {
     let input = scratch("workers.tsv");
-    generate(&input, &["--users", "300", "--events", "20000", "--span", "40m", "--seed", "5", "--malformed-rate", "0.01"]);
+    generate(
+        &input,
+        &[
+            "--users",
+            "300",
+            "--events",
+            "20000",
+            "--span",
+            "40m",
+            "--seed",
+            "5",
+            "--malformed-rate",
+            "0.01",
+        ],
+    );
     let run = |name: &str, extra: &[&str]| {
         let output = scratch(name);
         run_job(&input, &output, SHORT, extra);
@@ -159,29 +235,60 @@ fn workers_and_processes_write_the_same_output() {
     };
     let one = run("w1.jsonl", &["-w", "1"]);
     assert!(!one.is_empty());
-    assert_eq!(one, run("w2.jsonl", &["-w", "2"]), "2 workers differ from 1");
-    assert_eq!(one, run("w4.jsonl", &["-w", "4"]), "4 workers differ from 1");
+    assert_eq!(
+        one,
+        run("w2.jsonl", &["-w", "2"]),
+        "2 workers differ from 1"
+    );
+    assert_eq!(
+        one,
+        run("w4.jsonl", &["-w", "4"]),
+        "4 workers differ from 1"
+    );
 
     // Two processes on loopback; process 0 writes the file.
     let ports: Vec<u16> = (0..2)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port"))
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .expect("port")
+        })
         .collect();
     let hostfile = scratch("hosts.txt");
-    std::fs::write(&hostfile, format!("127.0.0.1:{}\n127.0.0.1:{}\n", ports[0], ports[1])).expect("hostfile");
+    std::fs::write(
+        &hostfile,
+        format!("127.0.0.1:{}\n127.0.0.1:{}\n", ports[0], ports[1]),
+    )
+    .expect("hostfile");
     let output = scratch("p2.jsonl");
     let spawn = |process: &str| {
         let mut command = Command::new(BIN);
-        command.arg("run").arg("--input").arg(&input).arg("--output").arg(&output);
-        command.arg("--set").arg(format!("output.bad_rows_file={}", scratch("p2.bad").display()));
+        command
+            .arg("run")
+            .arg("--input")
+            .arg(&input)
+            .arg("--output")
+            .arg(&output);
+        command.arg("--set").arg(format!(
+            "output.bad_rows_file={}",
+            scratch("p2.bad").display()
+        ));
         for set in SHORT {
             command.arg("--set").arg(set);
         }
-        command.args(["-w", "2", "-n", "2", "-p", process, "-h"]).arg(&hostfile);
+        command
+            .args(["-w", "2", "-n", "2", "-p", process, "-h"])
+            .arg(&hostfile);
         command.spawn().expect("spawn process")
     };
     let mut second = spawn("1");
     let mut first = spawn("0");
     assert!(first.wait().expect("wait").success(), "process 0 failed");
     assert!(second.wait().expect("wait").success(), "process 1 failed");
-    assert_eq!(one, std::fs::read(&output).expect("read"), "2 processes differ from 1 worker");
+    assert_eq!(
+        one,
+        std::fs::read(&output).expect("read"),
+        "2 processes differ from 1 worker"
+    );
 }

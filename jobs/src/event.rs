@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 pub type Millis = u64;
 
 /// A money amount in millionths of the currency unit, so that sums and means are exact.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Price(pub i64);
 
 impl Price {

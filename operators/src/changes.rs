@@ -111,10 +111,16 @@ mod tests {
         let mut w = Written::default();
         assert_eq!(run(&mut w, 10, &[Some("a"), None]).len(), 1);
         assert!(run(&mut w, 20, &[Some("a"), None]).is_empty());
-        assert_eq!(run(&mut w, 30, &[Some("a"), Some("b")]), vec![(1, Some("b".into()))]);
+        assert_eq!(
+            run(&mut w, 30, &[Some("a"), Some("b")]),
+            vec![(1, Some("b".into()))]
+        );
         assert_eq!(run(&mut w, 40, &[None, Some("b")]), vec![(0, None)]);
         // A refresh rewrites present values only.
-        assert_eq!(run(&mut w, 200, &[None, Some("b")]), vec![(1, Some("b".into()))]);
+        assert_eq!(
+            run(&mut w, 200, &[None, Some("b")]),
+            vec![(1, Some("b".into()))]
+        );
         assert!(run(&mut w, 210, &[None, Some("b")]).is_empty());
         assert!(!w.is_empty());
     }

@@ -59,7 +59,9 @@ pub fn emission_operator<'s, L: KeyedLogic>(
             let mut out = Vec::new();
             move |(input, frontier), (ends, ends_frontier), output| {
                 input.for_each_stamp(|stamp, data| {
-                    let Some(&entered) = stamp.least() else { return };
+                    let Some(&entered) = stamp.least() else {
+                        return;
+                    };
                     for batch in data {
                         for record in batch.drain(..) {
                             let at = effective_emission(record.time, entered, interval);

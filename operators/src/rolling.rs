@@ -142,8 +142,16 @@ impl<A: Aggregate> Rolling<A> {
         }
     }
 
-    fn advance(&mut self, now: Millis, key: &str, timers: &mut Timers, out: &mut Vec<FeatureWrite>) {
-        let Some(state) = self.keys.get_mut(key) else { return };
+    fn advance(
+        &mut self,
+        now: Millis,
+        key: &str,
+        timers: &mut Timers,
+        out: &mut Vec<FeatureWrite>,
+    ) {
+        let Some(state) = self.keys.get_mut(key) else {
+            return;
+        };
         let config = &self.config;
         let mut next_expiry: Option<Millis> = None;
         for (window, spec) in state.windows.iter_mut().zip(&config.windows) {
@@ -199,7 +207,11 @@ impl<A: Aggregate> Rolling<A> {
             }
         }
         let log_start = now.saturating_sub(self.longest);
-        while state.log.first_key_value().is_some_and(|(&(t, _), _)| t <= log_start) {
+        while state
+            .log
+            .first_key_value()
+            .is_some_and(|(&(t, _), _)| t <= log_start)
+        {
             state.log.pop_first();
         }
         match next_expiry {

@@ -83,7 +83,9 @@ impl<S: SessionFeatures> Sessions<S> {
         closing: bool,
         out: &mut Vec<FeatureWrite>,
     ) {
-        let Some(state) = self.keys.get_mut(key) else { return };
+        let Some(state) = self.keys.get_mut(key) else {
+            return;
+        };
         let config = &self.config;
         let features = &self.features;
         let last = *run.end();
@@ -119,11 +121,21 @@ impl<S: SessionFeatures> Sessions<S> {
             });
     }
 
-    fn advance(&mut self, now: Millis, key: &str, timers: &mut Timers, out: &mut Vec<FeatureWrite>) {
+    fn advance(
+        &mut self,
+        now: Millis,
+        key: &str,
+        timers: &mut Timers,
+        out: &mut Vec<FeatureWrite>,
+    ) {
         let gap = self.config.gap;
         loop {
-            let Some(state) = self.keys.get(key) else { return };
-            let Some((&first, _)) = state.records.first_key_value() else { break };
+            let Some(state) = self.keys.get(key) else {
+                return;
+            };
+            let Some((&first, _)) = state.records.first_key_value() else {
+                break;
+            };
             // The first run ends where the next record is more than the gap later.
             let mut last = first;
             for (&order, _) in state.records.range(first..) {

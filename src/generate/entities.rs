@@ -40,7 +40,12 @@ pub(crate) fn unstruct_schema(ev: &Event) -> Option<(&'static str, &'static str,
 /// `(event, event_vendor, event_name, event_version)` as Enrich fills them.
 pub(crate) fn event_names(ev: &Event) -> (&'static str, &'static str, &'static str, &'static str) {
     match ev.kind {
-        Kind::PageView => ("page_view", "com.snowplowanalytics.snowplow", "page_view", "1-0-0"),
+        Kind::PageView => (
+            "page_view",
+            "com.snowplowanalytics.snowplow",
+            "page_view",
+            "1-0-0",
+        ),
         Kind::Struct => ("struct", "com.google.analytics", "event", "1-0-0"),
         _ => match unstruct_schema(ev) {
             Some((vendor, name, version)) => ("unstruct", vendor, name, version),
@@ -60,7 +65,7 @@ pub(crate) fn push_iglu(buf: &mut Vec<u8>, vendor: &str, name: &str, version: &s
 }
 
 /// The list name as written in the action's `name`.
-pub(crate) fn list_name<'a>(catalog: &'a Catalog, list: ListName) -> &'a str {
+pub(crate) fn list_name(catalog: &Catalog, list: ListName) -> &str {
     match list {
         ListName::Category(c) => &catalog.categories[c as usize].name,
         ListName::Search => catalog::SEARCH_RESULTS,
@@ -144,7 +149,8 @@ pub(crate) fn push_checkout_step(buf: &mut Vec<u8>, ev: &Event) {
     push_u64(buf, ev.step as u64);
     match ev.step {
         1 => buf.extend_from_slice(b",\"account_type\":\"guest\""),
-        2 => buf.extend_from_slice(b",\"delivery_method\":\"standard\",\"delivery_provider\":\"ups\""),
+        2 => buf
+            .extend_from_slice(b",\"delivery_method\":\"standard\",\"delivery_provider\":\"ups\""),
         _ => {
             buf.extend_from_slice(b",\"payment_method\":");
             push_json_str(buf, catalog::PAYMENT_METHODS[ev.payment as usize]);
@@ -301,7 +307,15 @@ pub(crate) fn referrer(ev: &Event) -> Option<(&'static str, &'static str)> {
 }
 
 /// `(utm_source, utm_medium, utm_campaign, utm_term, utm_content)` of the event's page.
-pub(crate) fn marketing(ev: &Event) -> Option<(&'static str, &'static str, &'static str, &'static str, &'static str)> {
+pub(crate) fn marketing(
+    ev: &Event,
+) -> Option<(
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+)> {
     ev.campaign.map(|c| CAMPAIGNS[c as usize])
 }
 

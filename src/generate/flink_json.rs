@@ -23,7 +23,13 @@ fn push_products(buf: &mut Vec<u8>, catalog: &Catalog, ev: &Event) {
 }
 
 /// Appends one event in the flink-live-shopper shape (single line, no newline).
-pub(crate) fn encode(buf: &mut Vec<u8>, clock: &mut Clock, catalog: &Catalog, ev: &Event, damage: Damage) {
+pub(crate) fn encode(
+    buf: &mut Vec<u8>,
+    clock: &mut Clock,
+    catalog: &Catalog,
+    ev: &Event,
+    damage: Damage,
+) {
     let device = &DEVICES[ev.device as usize];
     let geo = &GEOS[ev.geo as usize];
     let web = device.app.is_none();
@@ -116,8 +122,12 @@ pub(crate) fn encode(buf: &mut Vec<u8>, clock: &mut Clock, catalog: &Catalog, ev
             }
             {
                 let mut d = Obj::open(client.key("device"));
-                d.with("created_tstamp", |b| clock.push(b, ev.dvce_created, TsStyle::Rfc3339));
-                d.with("sent_tstamp", |b| clock.push(b, ev.dvce_sent, TsStyle::Rfc3339));
+                d.with("created_tstamp", |b| {
+                    clock.push(b, ev.dvce_created, TsStyle::Rfc3339)
+                });
+                d.with("sent_tstamp", |b| {
+                    clock.push(b, ev.dvce_sent, TsStyle::Rfc3339)
+                });
                 d.num("screen_width", device.screen.0 as u64);
                 d.num("screen_height", device.screen.1 as u64);
                 d.str("os_timezone", geo.timezone);
@@ -194,7 +204,9 @@ pub(crate) fn encode(buf: &mut Vec<u8>, clock: &mut Clock, catalog: &Catalog, ev
         m.with("etl_tstamp", |b| clock.push(b, ev.etl, TsStyle::Rfc3339));
         match damage {
             Damage::BadTimestamp(v) => m.str("collector_tstamp", bad_timestamp(v.wrapping_add(1))),
-            _ => m.with("collector_tstamp", |b| clock.push(b, ev.collector, TsStyle::Rfc3339)),
+            _ => m.with("collector_tstamp", |b| {
+                clock.push(b, ev.collector, TsStyle::Rfc3339)
+            }),
         }
         m.str("v_tracker", device.app.map_or("js-4.3.1", |a| a.1));
         m.str("v_collector", "ssc-3.2.0-kafka");

@@ -109,7 +109,14 @@ pub(crate) fn write(
             true
         }
         Malformed::BadTimestamp => {
-            encode(encoding, buf, clock, catalog, ev, Damage::BadTimestamp(rng.below(4) as u8));
+            encode(
+                encoding,
+                buf,
+                clock,
+                catalog,
+                ev,
+                Damage::BadTimestamp(rng.below(4) as u8),
+            );
             true
         }
         Malformed::NoUserKey => {

@@ -13,6 +13,7 @@
 mod catalog;
 mod entities;
 mod flink_json;
+pub mod kafka;
 mod malformed;
 mod rng;
 mod shop;
@@ -200,11 +201,13 @@ pub(crate) fn encode(
     }
 }
 
-/// An event waiting for its arrival; ordered so that `BinaryHeap` pops the earliest release.
+/// An event waiting for its arrival (in slot `slot` of the slab); ordered so that `BinaryHeap`
+/// pops the earliest release. Kept small because heap operations move it around: the events
+/// themselves stay put in the slab.
 struct Pending {
     release: u64,
     seq: u64,
-    event: Event,
+    slot: u32,
 }
 
 impl PartialEq for Pending {
@@ -237,6 +240,9 @@ pub struct Shop {
     sim: Sim,
     clock: Clock,
     pending: BinaryHeap<Pending>,
+    /// Storage of the pending events, with a free list of its slots.
+    slab: Vec<Event>,
+    free: Vec<u32>,
     lookahead: Option<Event>,
     seq: u64,
     delay_rng: Rng,
@@ -269,6 +275,8 @@ impl Shop {
             sim,
             clock: Clock::new(),
             pending: BinaryHeap::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
             lookahead: None,
             seq: 0,
             emitted: 0,
@@ -285,8 +293,8 @@ impl Shop {
         self.options.events - self.emitted
     }
 
-    /// The next event in arrival order.
-    fn next_event(&mut self) -> Option<Event> {
+    /// The slab slot of the next event in arrival order (free it after use).
+    fn next_slot(&mut self) -> Option<u32> {
         loop {
             if self.lookahead.is_none() {
                 self.lookahead = self.sim.next_event(&self.catalog);
@@ -303,7 +311,7 @@ impl Shop {
                 (None, None) => return None,
             }
         }
-        self.pending.pop().map(|p| p.event)
+        self.pending.pop().map(|p| p.slot)
     }
 
     fn enqueue(&mut self, event: Event) {
@@ -317,10 +325,21 @@ impl Shop {
             self.delay_rng.below(max + 1)
         };
         self.seq += 1;
+        let release = event.time + delay;
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slab[slot as usize] = event;
+                slot
+            }
+            None => {
+                self.slab.push(event);
+                (self.slab.len() - 1) as u32
+            }
+        };
         self.pending.push(Pending {
-            release: event.time + delay,
+            release,
             seq: self.seq,
-            event,
+            slot,
         });
     }
 
@@ -331,24 +350,27 @@ impl Shop {
         if self.emitted >= self.options.events {
             return None;
         }
-        let event = self.next_event()?;
+        let slot = self.next_slot()?;
+        self.free.push(slot);
+        let event = &self.slab[slot as usize];
         self.emitted += 1;
         key.clear();
         buf.clear();
         let rate = self.options.malformed_rate;
         if rate > 0.0 && self.malformed_rng.chance(rate) {
-            let kind = Malformed::ALL[self.malformed_rng.below(Malformed::ALL.len() as u64) as usize];
+            let kind =
+                Malformed::ALL[self.malformed_rng.below(Malformed::ALL.len() as u64) as usize];
             let has_key = malformed::write(
                 kind,
                 self.options.encoding,
                 &mut self.clock,
                 &self.catalog,
-                &event,
+                event,
                 &mut self.malformed_rng,
                 buf,
             );
             if has_key {
-                push_key(key, &event);
+                push_key(key, event);
             }
         } else {
             encode(
@@ -356,10 +378,10 @@ impl Shop {
                 buf,
                 &mut self.clock,
                 &self.catalog,
-                &event,
+                event,
                 Damage::None,
             );
-            push_key(key, &event);
+            push_key(key, event);
         }
         Some(event.time)
     }

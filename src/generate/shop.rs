@@ -339,8 +339,8 @@ impl Sim {
             if count == 0 {
                 continue;
             }
-            let sessions = ((count + per_session[i] / 2) / per_session[i])
-                .clamp(1, max_sessions.min(count));
+            let sessions =
+                ((count + per_session[i] / 2) / per_session[i]).clamp(1, max_sessions.min(count));
             user.events_left = count;
             user.sessions_left = sessions as u32;
             let free = (end - start).saturating_sub((sessions - 1) * SESSION_SEPARATION_MS);
@@ -472,7 +472,12 @@ impl Sim {
                 // A click loads the next page.
                 Some(Action::Nav(_)) => rng.range(200, 1_500),
                 _ if rng.chance(0.02) => 0,
-                _ => rng.below(2 * remaining / session.events_left + 1),
+                _ => rng.below(
+                    (2 * remaining)
+                        .checked_div(session.events_left)
+                        .unwrap_or(0)
+                        + 1,
+                ),
             };
             let gap = gap.min(remaining).min(SESSION_GAP_MS);
             self.schedule.push(Reverse((now + gap, u)));
@@ -664,9 +669,9 @@ impl Sim {
                     Page::Product(p) => Some(Action::ProductView(p)),
                     Page::Category(c) => Some(Action::ListView(ListName::Category(c))),
                     Page::Search(_) => Some(Action::ListView(ListName::Search)),
-                    Page::Home if rng.chance(0.6) => Some(Action::ListView(ListName::Merch(
-                        rng.below(2) as u8,
-                    ))),
+                    Page::Home if rng.chance(0.6) => {
+                        Some(Action::ListView(ListName::Merch(rng.below(2) as u8)))
+                    }
                     Page::Checkout => Some(Action::Checkout(1)),
                     _ => None,
                 };
@@ -704,7 +709,11 @@ impl Sim {
                 Kind::ListClick
             }
             Action::AddToCart(p) => {
-                let quantity = if rng.chance(0.8) { 1 } else { rng.range(2, 3) as u16 };
+                let quantity = if rng.chance(0.8) {
+                    1
+                } else {
+                    rng.range(2, 3) as u16
+                };
                 let len = s.cart_len as usize;
                 if let Some(line) = s.cart[..len].iter_mut().find(|i| i.product == p) {
                     line.quantity += quantity;

@@ -8,7 +8,7 @@ use super::catalog::{Catalog, DEVICES, GEOS, STRUCT_EVENTS};
 use super::entities::{self as e, event_names, unstruct_schema};
 use super::shop::{Event, Kind, SessionMode};
 use super::tsv::bad_timestamp;
-use super::write::{push_ipv4, push_json_str, push_u64, push_uuid, Clock, TsStyle};
+use super::write::{needs_escape, push_ipv4, push_json_str, push_u64, push_uuid, Clock, TsStyle};
 use super::Damage;
 
 /// A JSON object being written: tracks the comma.
@@ -91,7 +91,13 @@ fn push_flat_key(buf: &mut Vec<u8>, prefix: &str, vendor: &str, name: &str, vers
 }
 
 /// Appends one event as a Snowbridge JSON object (single line, no newline).
-pub(crate) fn encode(buf: &mut Vec<u8>, clock: &mut Clock, catalog: &Catalog, ev: &Event, damage: Damage) {
+pub(crate) fn encode(
+    buf: &mut Vec<u8>,
+    clock: &mut Clock,
+    catalog: &Catalog,
+    ev: &Event,
+    damage: Damage,
+) {
     let device = &DEVICES[ev.device as usize];
     let geo = &GEOS[ev.geo as usize];
     let web = device.app.is_none();
@@ -103,9 +109,13 @@ pub(crate) fn encode(buf: &mut Vec<u8>, clock: &mut Clock, catalog: &Catalog, ev
     o.with("etl_tstamp", |b| clock.push(b, ev.etl, TsStyle::Rfc3339));
     match damage {
         Damage::BadTimestamp(v) => o.str("collector_tstamp", bad_timestamp(v)),
-        _ => o.with("collector_tstamp", |b| clock.push(b, ev.collector, TsStyle::Rfc3339)),
+        _ => o.with("collector_tstamp", |b| {
+            clock.push(b, ev.collector, TsStyle::Rfc3339)
+        }),
     }
-    o.with("dvce_created_tstamp", |b| clock.push(b, ev.dvce_created, TsStyle::Rfc3339));
+    o.with("dvce_created_tstamp", |b| {
+        clock.push(b, ev.dvce_created, TsStyle::Rfc3339)
+    });
     o.str("event", event);
     o.with("event_id", |b| push_uuid(b, ev.event_id));
     o.str("name_tracker", if web { "sp" } else { "liveShopApp" });
@@ -169,7 +179,9 @@ pub(crate) fn encode(buf: &mut Vec<u8>, clock: &mut Clock, catalog: &Catalog, ev
         o.str("doc_charset", "UTF-8");
     }
     o.str("geo_timezone", geo.timezone);
-    o.with("dvce_sent_tstamp", |b| clock.push(b, ev.dvce_sent, TsStyle::Rfc3339));
+    o.with("dvce_sent_tstamp", |b| {
+        clock.push(b, ev.dvce_sent, TsStyle::Rfc3339)
+    });
     if ev.yauaa {
         let buf = o.key("contexts_nl_basjes_yauaa_context_1");
         buf.push(b'[');
@@ -181,7 +193,9 @@ pub(crate) fn encode(buf: &mut Vec<u8>, clock: &mut Clock, catalog: &Catalog, ev
     }
     match damage {
         Damage::BadTimestamp(v) => o.str("derived_tstamp", bad_timestamp(v.wrapping_add(1))),
-        _ => o.with("derived_tstamp", |b| clock.push(b, ev.time, TsStyle::Rfc3339)),
+        _ => o.with("derived_tstamp", |b| {
+            clock.push(b, ev.time, TsStyle::Rfc3339)
+        }),
     }
     o.str("event_vendor", vendor);
     o.str("event_name", name);
@@ -276,7 +290,7 @@ impl Obj<'_> {
         let buf = self.key(key);
         let start = buf.len();
         f(buf);
-        if buf[start..].iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        if needs_escape(&buf[start..]) {
             let raw = buf.split_off(start);
             push_json_str(buf, &String::from_utf8_lossy(&raw));
         } else {

@@ -106,7 +106,13 @@ pub(crate) fn bad_timestamp(variant: u8) -> &'static str {
 }
 
 /// Appends one event as an enriched TSV line (without the newline).
-pub(crate) fn encode(buf: &mut Vec<u8>, clock: &mut Clock, catalog: &Catalog, ev: &Event, damage: Damage) {
+pub(crate) fn encode(
+    buf: &mut Vec<u8>,
+    clock: &mut Clock,
+    catalog: &Catalog,
+    ev: &Event,
+    damage: Damage,
+) {
     let device = &DEVICES[ev.device as usize];
     let geo = &GEOS[ev.geo as usize];
     let web = device.app.is_none();

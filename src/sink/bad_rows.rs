@@ -64,7 +64,12 @@ pub struct BadRows {
 impl BadRows {
     /// Wraps `sink`.
     pub fn new(sink: Box<dyn BadRowSink>, metrics: Arc<Metrics>) -> BadRows {
-        BadRows { sink, metrics, last_log: None, unlogged: 0 }
+        BadRows {
+            sink,
+            metrics,
+            last_log: None,
+            unlogged: 0,
+        }
     }
 
     /// Handles one bad row.
@@ -72,7 +77,10 @@ impl BadRows {
         Metrics::add(&self.metrics.bad_rows, 1);
         self.unlogged += 1;
         let now = Instant::now();
-        if self.last_log.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
+        if self
+            .last_log
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+        {
             eprintln!(
                 "live-shopper: {} bad row(s); latest: {}",
                 self.unlogged, row.error

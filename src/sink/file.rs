@@ -39,50 +39,59 @@ pub fn sink<'s>(
     } else if path == "-" {
         Some(Box::new(BufWriter::new(std::io::stdout())))
     } else {
-        let file = File::create(path).map_err(|e| format!("cannot create output file {path}: {e}"))?;
+        let file =
+            File::create(path).map_err(|e| format!("cannot create output file {path}: {e}"))?;
         Some(Box::new(BufWriter::new(file)))
     };
     let mut pending: BTreeMap<u64, (Capability<u64>, Vec<FeatureWrite>)> = BTreeMap::new();
-    Ok(writes.unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
-        Exchange::new(|_: &FeatureWrite| 0),
-        "FileSink",
-        move |_, _| {
-            move |(input, frontier), _output| {
-                input.for_each_stamp(|stamp, data| {
-                    let Some(&time) = stamp.least() else { return };
-                    let entry = pending
-                        .entry(time)
-                        .or_insert_with(|| (stamp.retain_least(0).expect("stamp has a time"), Vec::new()));
-                    for batch in data {
-                        entry.1.append(batch);
-                    }
-                });
-                while let Some((&time, _)) = pending.first_key_value() {
-                    if frontier.less_equal(&time) {
-                        break;
-                    }
-                    let Some((_, (_cap, mut batch))) = pending.pop_first() else { break };
-                    // Stable: two writes of one key at one time keep their order.
-                    batch.sort_by(|a, b| a.key.cmp(&b.key));
-                    Metrics::add(&metrics.writes, batch.len() as u64);
-                    if let Some(out) = out.as_mut() {
-                        for write in batch {
-                            let line = ChangeLine { time, key: write.key, value: write.value };
-                            let written = serde_json::to_writer(&mut *out, &line)
-                                .map_err(std::io::Error::other)
-                                .and_then(|_| out.write_all(b"\n"));
-                            if let Err(e) = written {
+    Ok(
+        writes.unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
+            Exchange::new(|_: &FeatureWrite| 0),
+            "FileSink",
+            move |_, _| {
+                move |(input, frontier), _output| {
+                    input.for_each_stamp(|stamp, data| {
+                        let Some(&time) = stamp.least() else { return };
+                        let entry = pending.entry(time).or_insert_with(|| {
+                            (stamp.retain_least(0).expect("stamp has a time"), Vec::new())
+                        });
+                        for batch in data {
+                            entry.1.append(batch);
+                        }
+                    });
+                    while let Some((&time, _)) = pending.first_key_value() {
+                        if frontier.less_equal(&time) {
+                            break;
+                        }
+                        let Some((_, (_cap, mut batch))) = pending.pop_first() else {
+                            break;
+                        };
+                        // Stable: two writes of one key at one time keep their order.
+                        batch.sort_by(|a, b| a.key.cmp(&b.key));
+                        Metrics::add(&metrics.writes, batch.len() as u64);
+                        if let Some(out) = out.as_mut() {
+                            for write in batch {
+                                let line = ChangeLine {
+                                    time,
+                                    key: write.key,
+                                    value: write.value,
+                                };
+                                let written = serde_json::to_writer(&mut *out, &line)
+                                    .map_err(std::io::Error::other)
+                                    .and_then(|_| out.write_all(b"\n"));
+                                if let Err(e) = written {
+                                    eprintln!("live-shopper: cannot write features: {e}");
+                                    std::process::exit(1);
+                                }
+                            }
+                            if let Err(e) = out.flush() {
                                 eprintln!("live-shopper: cannot write features: {e}");
                                 std::process::exit(1);
                             }
                         }
-                        if let Err(e) = out.flush() {
-                            eprintln!("live-shopper: cannot write features: {e}");
-                            std::process::exit(1);
-                        }
                     }
                 }
-            }
-        },
-    ))
+            },
+        ),
+    )
 }

@@ -18,7 +18,9 @@ use crate::metrics::Metrics;
 /// Hides the password of a Redis URL for messages.
 pub fn redacted(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &url[..scheme], &url[at + 1..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
         _ => url.to_string(),
     }
 }
@@ -30,7 +32,11 @@ pub fn check(settings: &RedisSettings) -> Result<(), String> {
         .map_err(|e| format!("redis.url `{url}` is not a valid Redis URL: {e}"))?;
     let mut conn = client
         .get_connection_with_timeout(Duration::from_secs(5))
-        .map_err(|e| format!("cannot connect to Redis at {url}: {e} (is redis-server running? check redis.url)"))?;
+        .map_err(|e| {
+            format!(
+                "cannot connect to Redis at {url}: {e} (is redis-server running? check redis.url)"
+            )
+        })?;
     redis::cmd("PING")
         .query::<String>(&mut conn)
         .map(|_| ())
@@ -49,8 +55,12 @@ pub struct RedisWriter {
 impl RedisWriter {
     /// A writer for `settings`; connects on first use.
     pub fn new(settings: &RedisSettings, metrics: Arc<Metrics>) -> Result<RedisWriter, String> {
-        let client = redis::Client::open(settings.url.as_str())
-            .map_err(|e| format!("redis.url `{}` is not a valid Redis URL: {e}", redacted(&settings.url)))?;
+        let client = redis::Client::open(settings.url.as_str()).map_err(|e| {
+            format!(
+                "redis.url `{}` is not a valid Redis URL: {e}",
+                redacted(&settings.url)
+            )
+        })?;
         Ok(RedisWriter {
             client,
             connection: None,
@@ -64,7 +74,9 @@ impl RedisWriter {
         let connection = match self.connection.as_mut() {
             Some(c) => c,
             None => {
-                let c = self.client.get_connection_with_timeout(Duration::from_secs(5))?;
+                let c = self
+                    .client
+                    .get_connection_with_timeout(Duration::from_secs(5))?;
                 self.connection.insert(c)
             }
         };
@@ -75,13 +87,21 @@ impl RedisWriter {
             let write = &writes[i];
             match &write.value {
                 Some(value) => {
-                    pipe.cmd("SET").arg(&write.key).arg(value).arg("PX").arg(write.ttl_ms.max(1)).ignore();
+                    pipe.cmd("SET")
+                        .arg(&write.key)
+                        .arg(value)
+                        .arg("PX")
+                        .arg(write.ttl_ms.max(1))
+                        .ignore();
                     i += 1;
                 }
                 None => {
                     // Consecutive deletes share one command; order with sets is kept.
                     let mut del = redis::cmd("DEL");
-                    while let Some(FeatureWrite { key, value: None, .. }) = writes.get(i) {
+                    while let Some(FeatureWrite {
+                        key, value: None, ..
+                    }) = writes.get(i)
+                    {
                         del.arg(key);
                         i += 1;
                     }
@@ -130,11 +150,15 @@ pub fn sink<'s>(
     _metrics: Arc<Metrics>,
 ) -> StreamVec<'s, u64, ()> {
     let mut batch = Vec::new();
-    writes.unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(Pipeline, "RedisSink", move |_, _| {
-        move |input, _output| {
-            input.for_each(|_, data| batch.append(data));
-            writer.write(&batch);
-            batch.clear();
-        }
-    })
+    writes.unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
+        Pipeline,
+        "RedisSink",
+        move |_, _| {
+            move |input, _output| {
+                input.for_each(|_, data| batch.append(data));
+                writer.write(&batch);
+                batch.clear();
+            }
+        },
+    )
 }

@@ -51,7 +51,11 @@ impl Source for FileSource {
                 .read_until(b'\n', &mut self.line)
                 .map_err(|e| SourceError(format!("cannot read {}: {e}", self.path)))?;
             if read == 0 {
-                return Ok(if delivered > 0 { Status::Records } else { Status::End });
+                return Ok(if delivered > 0 {
+                    Status::Records
+                } else {
+                    Status::End
+                });
             }
             self.line_number += 1;
             if self.line_number as usize % self.peers != self.index {

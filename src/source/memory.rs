@@ -45,7 +45,11 @@ pub struct MemorySource {
 impl MemorySource {
     /// Worker `index` of `peers` over `records`.
     pub fn new(records: Arc<Records>, index: usize, peers: usize) -> MemorySource {
-        MemorySource { records, next: index, peers: peers.max(1) }
+        MemorySource {
+            records,
+            next: index,
+            peers: peers.max(1),
+        }
     }
 }
 
@@ -54,13 +58,21 @@ impl Source for MemorySource {
         1
     }
 
-    fn poll(&mut self, max: usize, deliver: &mut dyn FnMut(usize, &[u8], i64)) -> Result<Status, SourceError> {
+    fn poll(
+        &mut self,
+        max: usize,
+        deliver: &mut dyn FnMut(usize, &[u8], i64),
+    ) -> Result<Status, SourceError> {
         let mut delivered = 0;
         while delivered < max && self.next < self.records.len() {
             deliver(0, self.records.get(self.next), self.next as i64);
             self.next += self.peers;
             delivered += 1;
         }
-        Ok(if delivered == 0 { Status::End } else { Status::Records })
+        Ok(if delivered == 0 {
+            Status::End
+        } else {
+            Status::Records
+        })
     }
 }

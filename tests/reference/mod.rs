@@ -40,7 +40,11 @@ pub fn arrive(events: Vec<ShopperEvent>, settings: &Settings) -> Vec<Arrived> {
     events
         .into_iter()
         .map(|event| {
-            let entered = if largest.is_some() { watermark - watermark % settings.interval + 1 } else { 0 };
+            let entered = if largest.is_some() {
+                watermark - watermark % settings.interval + 1
+            } else {
+                0
+            };
             let effective = ceil_to(event.time.max(entered), settings.interval);
             largest = Some(largest.map_or(event.time, |l| l.max(event.time)));
             watermark = watermark.max(largest.unwrap_or(0).saturating_sub(settings.lateness));
@@ -73,12 +77,21 @@ fn product_features(user: &str, window: &str, events: &[&ShopperEvent]) -> Value
     let firsts: Vec<Price> = first_price.values().flatten().copied().collect();
     if !firsts.is_empty() {
         let sum: i128 = firsts.iter().map(|p| p.0 as i128).sum();
-        out.insert(k("avg_viewed_price"), format::mean_price(sum, firsts.len() as u64));
+        out.insert(
+            k("avg_viewed_price"),
+            format::mean_price(sum, firsts.len() as u64),
+        );
     }
     if let (Some(min), Some(max)) = (prices.iter().min(), prices.iter().max()) {
-        out.insert(k("price_range_viewed"), format!("{}-{}", format::price(*min), format::price(*max)));
+        out.insert(
+            k("price_range_viewed"),
+            format!("{}-{}", format::price(*min), format::price(*max)),
+        );
     }
-    out.insert(k("return_view_count"), views.values().filter(|&&n| n >= 2).count().to_string());
+    out.insert(
+        k("return_view_count"),
+        views.values().filter(|&&n| n >= 2).count().to_string(),
+    );
     out
 }
 
@@ -97,10 +110,15 @@ fn category_features(user: &str, window: &str, events: &[&ShopperEvent]) -> Valu
     }
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
     for e in events {
-        *counts.entry(category_of(e).unwrap_or_default()).or_default() += 1;
+        *counts
+            .entry(category_of(e).unwrap_or_default())
+            .or_default() += 1;
     }
     let best = counts.values().max().copied().unwrap_or(0);
-    let top = counts.iter().find(|(_, &n)| n == best).map(|(c, _)| c.to_string());
+    let top = counts
+        .iter()
+        .find(|(_, &n)| n == best)
+        .map(|(c, _)| c.to_string());
     let k = |f: &str| format!("user:{user}:{f}_{window}");
     if let Some(top) = top {
         out.insert(k("top_category"), top);
@@ -115,7 +133,10 @@ fn cart_features(user: &str, window: &str, events: &[&ShopperEvent]) -> Values {
     if events.is_empty() {
         return out;
     }
-    let adds = events.iter().filter(|e| e.kind == EventKind::AddToCart).count();
+    let adds = events
+        .iter()
+        .filter(|e| e.kind == EventKind::AddToCart)
+        .count();
     let removes = events.len() - adds;
     let latest = events
         .iter()
@@ -137,11 +158,17 @@ fn purchase_features(user: &str, window: &str, events: &[&ShopperEvent]) -> Valu
     if events.is_empty() {
         return out;
     }
-    let sum: i128 = events.iter().map(|e| e.revenue.unwrap_or_default().0 as i128).sum();
+    let sum: i128 = events
+        .iter()
+        .map(|e| e.revenue.unwrap_or_default().0 as i128)
+        .sum();
     let k = |f: &str| format!("user:{user}:{f}_{window}");
     out.insert(k("orders_count"), events.len().to_string());
     out.insert(k("order_value"), format::mean_price(sum, 1));
-    out.insert(k("avg_order_value"), format::mean_price(sum, events.len() as u64));
+    out.insert(
+        k("avg_order_value"),
+        format::mean_price(sum, events.len() as u64),
+    );
     out
 }
 
@@ -164,29 +191,52 @@ fn session_features(sid: &str, run: &[&ShopperEvent]) -> Values {
     let first = run[0];
     let last = run[run.len() - 1];
     let pages = run.iter().filter(|e| e.kind == EventKind::PageView).count();
-    let views = run.iter().filter(|e| e.kind == EventKind::ProductView).count();
-    let adds = run.iter().filter(|e| e.kind == EventKind::AddToCart).count();
-    let searches = run.iter().filter(|e| e.kind == EventKind::PageView && e.is_search).count();
+    let views = run
+        .iter()
+        .filter(|e| e.kind == EventKind::ProductView)
+        .count();
+    let adds = run
+        .iter()
+        .filter(|e| e.kind == EventKind::AddToCart)
+        .count();
+    let searches = run
+        .iter()
+        .filter(|e| e.kind == EventKind::PageView && e.is_search)
+        .count();
     out.insert(k("session_duration"), (last.time - first.time).to_string());
     out.insert(k("session_page_count"), pages.to_string());
     out.insert(k("session_bounce"), (pages < 2).to_string());
     if let Some(c) = run.iter().find_map(|e| e.campaign.clone()) {
         out.insert(k("session_marketing_campaign"), c);
     }
-    let ratio = if views == 0 { "0".to_string() } else { format::decimal_ratio(adds as i128, views as i128) };
+    let ratio = if views == 0 {
+        "0".to_string()
+    } else {
+        format::decimal_ratio(adds as i128, views as i128)
+    };
     out.insert(k("session_cart_ratio"), ratio);
     out.insert(k("session_search_count"), searches.to_string());
     out.insert(k("session_user"), last.user.clone());
-    let devices: BTreeSet<&str> = run.iter().filter_map(|e| e.device_class.as_deref()).collect();
+    let devices: BTreeSet<&str> = run
+        .iter()
+        .filter_map(|e| e.device_class.as_deref())
+        .collect();
     out.insert(k("shopper_device_types"), format::string_list(devices));
     if let Some(p) = &last.platform {
         out.insert(k("shopper_latest_platform"), p.clone());
     }
     let locations: Vec<String> = run
         .iter()
-        .filter_map(|e| e.country.as_ref().map(|c| format!("{c}/{}", e.region.as_deref().unwrap_or(""))))
+        .filter_map(|e| {
+            e.country
+                .as_ref()
+                .map(|c| format!("{c}/{}", e.region.as_deref().unwrap_or("")))
+        })
         .collect();
-    out.insert(k("shopper_locations"), format::string_list(locations.iter().map(String::as_str)));
+    out.insert(
+        k("shopper_locations"),
+        format::string_list(locations.iter().map(String::as_str)),
+    );
     let changes = locations.windows(2).filter(|w| w[0] != w[1]).count();
     out.insert(k("shopper_region_changes"), changes.to_string());
     out
@@ -210,6 +260,13 @@ fn diff(time: u64, before: &Values, after: &Values, changes: &mut Changes) {
 
 type RollingFeatures = fn(&str, &str, &[&ShopperEvent]) -> Values;
 
+/// A rolling lane: its windows, which events it takes, its features.
+type Lane<'a> = (
+    &'a Vec<(String, u64)>,
+    fn(&ShopperEvent) -> bool,
+    RollingFeatures,
+);
+
 /// Every change the job must make, up to and including `last_emission`.
 pub fn expected_changes(arrived: &[Arrived], settings: &Settings, last_emission: u64) -> Changes {
     let mut changes = Changes::new();
@@ -217,14 +274,37 @@ pub fn expected_changes(arrived: &[Arrived], settings: &Settings, last_emission:
     let mut seen = BTreeSet::new();
     let unique: Vec<&Arrived> = arrived
         .iter()
-        .filter(|a| seen.insert((a.event.user.clone(), a.event.session.clone(), a.event.time, a.event.event_id)))
+        .filter(|a| {
+            seen.insert((
+                a.event.user.clone(),
+                a.event.session.clone(),
+                a.event.time,
+                a.event.event_id,
+            ))
+        })
         .collect();
 
-    let lanes: [(&Vec<(String, u64)>, fn(&ShopperEvent) -> bool, RollingFeatures); 4] = [
-        (&settings.product, |e| e.kind == EventKind::ProductView && !e.products.is_empty(), product_features),
-        (&settings.category, |e| category_of(e).is_some(), category_features),
-        (&settings.cart, |e| matches!(e.kind, EventKind::AddToCart | EventKind::RemoveFromCart), cart_features),
-        (&settings.purchase, |e| e.kind == EventKind::Transaction, purchase_features),
+    let lanes: [Lane; 4] = [
+        (
+            &settings.product,
+            |e| e.kind == EventKind::ProductView && !e.products.is_empty(),
+            product_features,
+        ),
+        (
+            &settings.category,
+            |e| category_of(e).is_some(),
+            category_features,
+        ),
+        (
+            &settings.cart,
+            |e| matches!(e.kind, EventKind::AddToCart | EventKind::RemoveFromCart),
+            cart_features,
+        ),
+        (
+            &settings.purchase,
+            |e| e.kind == EventKind::Transaction,
+            purchase_features,
+        ),
     ];
     for (windows, member, features) in lanes {
         let mut by_user: BTreeMap<&str, Vec<&Arrived>> = BTreeMap::new();
@@ -242,7 +322,9 @@ pub fn expected_changes(arrived: &[Arrived], settings: &Settings, last_emission:
                 for &t in times.iter().filter(|&&t| t <= last_emission) {
                     let inside: Vec<&ShopperEvent> = events
                         .iter()
-                        .filter(|a| a.effective <= t && a.event.time + length > t && a.event.time <= t)
+                        .filter(|a| {
+                            a.effective <= t && a.event.time + length > t && a.event.time <= t
+                        })
                         .map(|a| &a.event)
                         .collect();
                     let after = features(user, window, &inside);
@@ -267,8 +349,11 @@ pub fn expected_changes(arrived: &[Arrived], settings: &Settings, last_emission:
         }
         let mut before = Values::new();
         for &t in times.iter().filter(|&&t| t <= last_emission) {
-            let mut known: Vec<&ShopperEvent> =
-                events.iter().filter(|a| a.effective <= t).map(|a| &a.event).collect();
+            let mut known: Vec<&ShopperEvent> = events
+                .iter()
+                .filter(|a| a.effective <= t)
+                .map(|a| &a.event)
+                .collect();
             known.sort_by_key(|e| (e.time, e.event_id));
             // Runs of the session key; later runs overwrite the keys earlier runs wrote.
             let mut after = Values::new();
@@ -303,7 +388,10 @@ pub fn actual_changes(output: &str) -> Changes {
     let mut at_time: BTreeMap<String, Option<String>> = BTreeMap::new();
     let mut changes = Changes::new();
     let mut current = None;
-    let flush = |time: Option<u64>, at_time: &mut BTreeMap<String, Option<String>>, state: &mut BTreeMap<String, String>, changes: &mut Changes| {
+    let flush = |time: Option<u64>,
+                 at_time: &mut BTreeMap<String, Option<String>>,
+                 state: &mut BTreeMap<String, String>,
+                 changes: &mut Changes| {
         if let Some(time) = time {
             for (key, value) in std::mem::take(at_time) {
                 let before = state.get(&key).cloned();
@@ -318,7 +406,8 @@ pub fn actual_changes(output: &str) -> Changes {
         }
     };
     for line in output.lines() {
-        let line: Line = serde_json::from_str(line).unwrap_or_else(|e| panic!("bad output line {line}: {e}"));
+        let line: Line =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("bad output line {line}: {e}"));
         if current != Some(line.time) {
             flush(current, &mut at_time, &mut state, &mut changes);
             current = Some(line.time);

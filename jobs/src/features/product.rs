@@ -112,9 +112,13 @@ impl Aggregate for ProductAggregate {
                 }
             }
         }
-        let Some(viewed) = self.products.get_mut(&entry.product) else { return };
+        let Some(viewed) = self.products.get_mut(&entry.product) else {
+            return;
+        };
         let before = Self::first_price(viewed);
-        let Some(at) = viewed.views.iter().position(|&(o, _)| o == order) else { return };
+        let Some(at) = viewed.views.iter().position(|&(o, _)| o == order) else {
+            return;
+        };
         viewed.views.remove(at);
         let remaining = viewed.views.len();
         let after = Self::first_price(viewed);
@@ -138,7 +142,9 @@ impl Aggregate for ProductAggregate {
         values[2] = (self.first_price_count > 0)
             .then(|| format::mean_price(self.first_price_sum, self.first_price_count));
         values[3] = match (self.prices.keys().next(), self.prices.keys().next_back()) {
-            (Some(&min), Some(&max)) => Some(format!("{}-{}", format::price(min), format::price(max))),
+            (Some(&min), Some(&max)) => {
+                Some(format!("{}-{}", format::price(min), format::price(max)))
+            }
             _ => None,
         };
         values[4] = Some(self.returning.to_string());

@@ -74,9 +74,10 @@ pub fn entry(event: &ShopperEvent) -> Option<SessionEvent> {
         campaign: event.campaign.clone(),
         device: event.device_class.clone(),
         platform: event.platform.clone(),
-        location: event.country.as_ref().map(|country| {
-            format!("{country}/{}", event.region.as_deref().unwrap_or(""))
-        }),
+        location: event
+            .country
+            .as_ref()
+            .map(|country| format!("{country}/{}", event.region.as_deref().unwrap_or(""))),
     })
 }
 
@@ -153,12 +154,19 @@ impl SessionFeatures for Session {
         values[1] = Some(state.pages.to_string());
         values[2] = Some((state.pages < 2).to_string());
         values[3] = state.campaign.clone();
-        values[4] = Some(format::decimal_ratio(state.adds as i128, state.views as i128));
+        values[4] = Some(format::decimal_ratio(
+            state.adds as i128,
+            state.views as i128,
+        ));
         values[5] = Some(state.searches.to_string());
         values[6] = Some(state.user.clone());
-        values[7] = Some(format::string_list(state.devices.iter().map(String::as_str)));
+        values[7] = Some(format::string_list(
+            state.devices.iter().map(String::as_str),
+        ));
         values[8] = state.platform.clone();
-        values[9] = Some(format::string_list(state.locations.iter().map(String::as_str)));
+        values[9] = Some(format::string_list(
+            state.locations.iter().map(String::as_str),
+        ));
         values[10] = Some(state.region_changes.to_string());
     }
 }
