@@ -43,6 +43,53 @@ pub struct FeatureWrite {
     pub ttl_ms: u64,
 }
 
+/// Freshly computed feature values, rendered into buffers that are reused from one emission
+/// to the next so that computing an unchanged value allocates nothing.
+#[derive(Clone, Debug, Default)]
+pub struct Rendered {
+    slots: Vec<String>,
+    present: Vec<bool>,
+}
+
+impl Rendered {
+    /// Prepares `features` empty slots.
+    pub fn reset(&mut self, features: usize) {
+        self.slots.resize_with(features, String::new);
+        self.present.clear();
+        self.present.resize(features, false);
+    }
+
+    /// The buffer of feature `index`, emptied and marked present.
+    pub fn slot(&mut self, index: usize) -> &mut String {
+        self.present[index] = true;
+        let slot = &mut self.slots[index];
+        slot.clear();
+        slot
+    }
+
+    /// Marks feature `index` present with the text of `value`.
+    pub fn set(&mut self, index: usize, value: impl std::fmt::Display) {
+        use std::fmt::Write;
+        let _ = write!(self.slot(index), "{value}");
+    }
+
+    /// Marks feature `index` present with `value`, if there is one.
+    pub fn set_str(&mut self, index: usize, value: Option<&str>) {
+        if let Some(value) = value {
+            self.slot(index).push_str(value);
+        }
+    }
+
+    /// The value of feature `index`, if present.
+    pub fn get(&self, index: usize) -> Option<&str> {
+        if self.present.get(index).copied().unwrap_or(false) {
+            Some(self.slots[index].as_str())
+        } else {
+            None
+        }
+    }
+}
+
 /// The values last written for one group of features (one key's window or session), so that
 /// only changes are emitted.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -71,17 +118,25 @@ impl Written {
         &mut self,
         now: Millis,
         refresh_every: Millis,
-        fresh: &mut [Option<String>],
-        mut emit: impl FnMut(usize, Option<String>),
+        fresh: &Rendered,
+        mut emit: impl FnMut(usize, Option<&str>),
     ) {
-        if self.values.len() != fresh.len() {
-            self.values.resize(fresh.len(), None);
+        let features = fresh.slots.len();
+        if self.values.len() != features {
+            self.values.resize(features, None);
         }
         let refresh = self.refresh_due(now, refresh_every);
-        for (index, (old, new)) in self.values.iter_mut().zip(fresh.iter_mut()).enumerate() {
-            if *old != *new || (refresh && new.is_some()) {
-                *old = new.take();
-                emit(index, old.clone());
+        for (index, old) in self.values.iter_mut().enumerate() {
+            let new = fresh.get(index);
+            if old.as_deref() != new || (refresh && new.is_some()) {
+                match (old.as_mut(), new) {
+                    (Some(old), Some(new)) => {
+                        old.clear();
+                        old.push_str(new);
+                    }
+                    (_, new) => *old = new.map(str::to_string),
+                }
+                emit(index, new);
             }
         }
         if refresh {
@@ -95,14 +150,27 @@ impl Written {
     }
 }
 
+/// Builds a store key from its parts without intermediate allocations.
+pub fn store_key(parts: &[&str]) -> String {
+    let mut key = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        key.push_str(part);
+    }
+    key
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn run(w: &mut Written, now: Millis, vals: &[Option<&str>]) -> Vec<(usize, Option<String>)> {
-        let mut fresh: Vec<Option<String>> = vals.iter().map(|v| v.map(String::from)).collect();
+        let mut fresh = Rendered::default();
+        fresh.reset(vals.len());
+        for (i, v) in vals.iter().enumerate() {
+            fresh.set_str(i, *v);
+        }
         let mut out = Vec::new();
-        w.update(now, 100, &mut fresh, |i, v| out.push((i, v)));
+        w.update(now, 100, &fresh, |i, v| out.push((i, v.map(String::from))));
         out
     }
 

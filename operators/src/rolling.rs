@@ -12,7 +12,7 @@ use std::ops::Bound::{Excluded, Included, Unbounded};
 use timely::dataflow::StreamVec;
 use timely::ExchangeData;
 
-use crate::changes::{FeatureWrite, KeyMap, Keyed, Written};
+use crate::changes::{store_key, FeatureWrite, KeyMap, Keyed, Rendered, Written};
 use crate::driver::{emission_operator, KeyedLogic, Timers};
 use crate::time::{ceil_to, Millis, Order};
 
@@ -51,9 +51,10 @@ pub trait Aggregate: Default + 'static {
     /// A record leaves the window. Records leave in (event time, event id) order.
     fn remove(&mut self, order: Order, entry: &Self::Entry);
 
-    /// Writes each feature's current value into `values` (in [`RollingConfig::features`] order;
-    /// `None` for a feature without a value). Only called for a non-empty window.
-    fn render(&self, window: WindowLog<'_, Self::Entry>, values: &mut [Option<String>]);
+    /// Renders each feature's current value into `values` (slots in [`RollingConfig::features`]
+    /// order; a slot left untouched is a feature without a value). Only called for a non-empty
+    /// window.
+    fn render(&self, window: WindowLog<'_, Self::Entry>, values: &mut Rendered);
 }
 
 /// Read access to the records of one window, for features that need the latest records.
@@ -110,7 +111,7 @@ struct Rolling<A: Aggregate> {
     longest: Millis,
     keys: KeyMap<KeyState<A>>,
     touched: Vec<String>,
-    values: Vec<Option<String>>,
+    values: Rendered,
 }
 
 impl<A: Aggregate> Rolling<A> {
@@ -171,8 +172,7 @@ impl<A: Aggregate> Rolling<A> {
             let refresh_every = spec.length / 2;
             if window.dirty || window.written.refresh_due(now, refresh_every) {
                 window.dirty = false;
-                self.values.clear();
-                self.values.resize(config.features.len(), None);
+                self.values.reset(config.features.len());
                 if window.len > 0 {
                     let view = WindowLog {
                         log: &state.log,
@@ -183,13 +183,19 @@ impl<A: Aggregate> Rolling<A> {
                 let ttl_ms = spec.length + config.grace;
                 window
                     .written
-                    .update(now, refresh_every, &mut self.values, |feature, value| {
+                    .update(now, refresh_every, &self.values, |feature, value| {
+                        let parts = [
+                            config.prefix.as_str(),
+                            ":",
+                            key,
+                            ":",
+                            config.features[feature].as_str(),
+                            "_",
+                            spec.name.as_str(),
+                        ];
                         out.push(FeatureWrite {
-                            key: format!(
-                                "{}:{}:{}_{}",
-                                config.prefix, key, config.features[feature], spec.name
-                            ),
-                            value,
+                            key: store_key(&parts),
+                            value: value.map(str::to_string),
                             ttl_ms,
                         })
                     });
@@ -280,7 +286,7 @@ pub fn rolling<'s, A: Aggregate>(
         longest,
         keys: KeyMap::default(),
         touched: Vec::new(),
-        values: Vec::new(),
+        values: Rendered::default(),
     };
     emission_operator(records, ends, interval, name, logic)
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use timely::dataflow::StreamVec;
 use timely::ExchangeData;
 
-use crate::changes::{FeatureWrite, KeyMap, Keyed, Written};
+use crate::changes::{store_key, FeatureWrite, KeyMap, Keyed, Rendered, Written};
 use crate::driver::{emission_operator, KeyedLogic, Timers};
 use crate::time::{ceil_to, Millis, Order};
 
@@ -37,8 +37,9 @@ pub trait SessionFeatures: Default + 'static {
     /// Folds the next record (later in the order than every record folded before) into `state`.
     fn add(&self, state: &mut Self::State, order: Order, entry: &Self::Entry);
 
-    /// Writes each feature's value for a session of at least one record into `values`.
-    fn render(&self, state: &Self::State, values: &mut [Option<String>]);
+    /// Renders each feature's value for a session of at least one record into `values` (a slot
+    /// left untouched is a feature without a value).
+    fn render(&self, state: &Self::State, values: &mut Rendered);
 }
 
 struct KeyState<E, S> {
@@ -71,7 +72,7 @@ struct Sessions<S: SessionFeatures> {
     features: S,
     keys: KeyMap<KeyState<S::Entry, S::State>>,
     touched: Vec<String>,
-    values: Vec<Option<String>>,
+    values: Rendered,
 }
 
 impl<S: SessionFeatures> Sessions<S> {
@@ -100,8 +101,7 @@ impl<S: SessionFeatures> Sessions<S> {
                 state.state.as_ref()
             }
         };
-        self.values.clear();
-        self.values.resize(config.features.len(), None);
+        self.values.reset(config.features.len());
         if let Some((current, _)) = current {
             features.render(current, &mut self.values);
         }
@@ -112,10 +112,11 @@ impl<S: SessionFeatures> Sessions<S> {
         };
         state
             .written
-            .update(now, refresh_every, &mut self.values, |feature, value| {
+            .update(now, refresh_every, &self.values, |feature, value| {
+                let parts = [config.prefix.as_str(), ":", key, ":", config.features[feature].as_str()];
                 out.push(FeatureWrite {
-                    key: format!("{}:{}:{}", config.prefix, key, config.features[feature]),
-                    value,
+                    key: store_key(&parts),
+                    value: value.map(str::to_string),
                     ttl_ms,
                 })
             });
@@ -246,7 +247,7 @@ pub fn sessions<'s, S: SessionFeatures>(
         features: S::default(),
         keys: KeyMap::default(),
         touched: Vec::new(),
-        values: Vec::new(),
+        values: Rendered::default(),
     };
     emission_operator(records, ends, interval, name, logic)
 }

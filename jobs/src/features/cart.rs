@@ -1,5 +1,6 @@
 //! Cart lane: cart adds and removes per user.
 
+use operators::changes::Rendered;
 use operators::rolling::{Aggregate, WindowLog};
 use operators::Order;
 use serde::{Deserialize, Serialize};
@@ -63,14 +64,13 @@ impl Aggregate for CartAggregate {
         }
     }
 
-    fn render(&self, window: WindowLog<'_, CartChange>, values: &mut [Option<String>]) {
-        values[0] = Some(self.adds.to_string());
-        values[1] = Some(self.removes.to_string());
-        values[2] = Some((self.adds + self.removes).to_string());
+    fn render(&self, window: WindowLog<'_, CartChange>, values: &mut Rendered) {
+        values.set(0, self.adds);
+        values.set(1, self.removes);
+        values.set(2, self.adds + self.removes);
         // The latest cart event that carried a cart entity; nearly always the latest one.
-        values[3] = window
-            .latest_first()
-            .find_map(|(_, change)| change.total)
-            .map(format::price);
+        if let Some(total) = window.latest_first().find_map(|(_, change)| change.total) {
+            format::write_price(values.slot(3), total);
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use operators::changes::Rendered;
 use operators::rolling::{Aggregate, WindowLog};
 use operators::Order;
 use serde::{Deserialize, Serialize};
@@ -54,15 +55,15 @@ impl Aggregate for CategoryAggregate {
         }
     }
 
-    fn render(&self, _window: WindowLog<'_, CategoryView>, values: &mut [Option<String>]) {
+    fn render(&self, _window: WindowLog<'_, CategoryView>, values: &mut Rendered) {
         // Most views first, then the lexicographically smallest name.
         let top = self
             .counts
             .iter()
             .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
-            .map(|(name, _)| name.clone());
-        values[0] = top;
-        values[1] = Some(self.counts.len().to_string());
-        values[2] = Some(self.views.to_string());
+            .map(|(name, _)| name.as_str());
+        values.set_str(0, top);
+        values.set(1, self.counts.len());
+        values.set(2, self.views);
     }
 }

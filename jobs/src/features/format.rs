@@ -3,23 +3,40 @@
 
 use crate::event::Price;
 
-/// Formats `numerator / denominator` rounded half away from zero to 2 decimal places, exactly.
-pub fn decimal_ratio(numerator: i128, denominator: i128) -> String {
+use std::fmt::Write;
+
+/// Writes `numerator / denominator` rounded half away from zero to 2 decimal places, exactly.
+pub fn write_ratio(out: &mut String, numerator: i128, denominator: i128) {
     if denominator == 0 {
-        return "0".to_string();
+        out.push('0');
+        return;
     }
     let negative = (numerator < 0) != (denominator < 0);
     let (n, d) = (numerator.abs(), denominator.abs());
     let cents = (n * 100 * 2 + d) / (2 * d);
     let (units, frac) = (cents / 100, cents % 100);
-    let sign = if negative && cents != 0 { "-" } else { "" };
-    if frac == 0 {
-        format!("{sign}{units}")
-    } else if frac % 10 == 0 {
-        format!("{sign}{units}.{}", frac / 10)
-    } else {
-        format!("{sign}{units}.{frac:02}")
+    if negative && cents != 0 {
+        out.push('-');
     }
+    let _ = if frac == 0 {
+        write!(out, "{units}")
+    } else if frac % 10 == 0 {
+        write!(out, "{units}.{}", frac / 10)
+    } else {
+        write!(out, "{units}.{frac:02}")
+    };
+}
+
+/// Formats `numerator / denominator` rounded half away from zero to 2 decimal places, exactly.
+pub fn decimal_ratio(numerator: i128, denominator: i128) -> String {
+    let mut out = String::new();
+    write_ratio(&mut out, numerator, denominator);
+    out
+}
+
+/// Writes a price rounded to 2 decimal places.
+pub fn write_price(out: &mut String, value: Price) {
+    write_ratio(out, value.0 as i128, Price::SCALE as i128)
 }
 
 /// Formats a price rounded to 2 decimal places.
@@ -27,9 +44,27 @@ pub fn price(value: Price) -> String {
     decimal_ratio(value.0 as i128, Price::SCALE as i128)
 }
 
+/// Writes the mean of `count` prices summing to `sum`.
+pub fn write_mean_price(out: &mut String, sum: i128, count: u64) {
+    write_ratio(out, sum, count as i128 * Price::SCALE as i128)
+}
+
 /// Formats the mean of `count` prices summing to `sum`.
 pub fn mean_price(sum: i128, count: u64) -> String {
     decimal_ratio(sum, count as i128 * Price::SCALE as i128)
+}
+
+/// Writes a JSON array of strings that are already sorted and distinct.
+pub fn write_sorted_list<'a>(out: &mut String, items: impl IntoIterator<Item = &'a str>) {
+    out.push('[');
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        // A JSON string of one item cannot fail to serialize.
+        out.push_str(&serde_json::to_string(item).unwrap_or_default());
+    }
+    out.push(']');
 }
 
 /// Formats a sorted, de-duplicated JSON array of strings.
@@ -37,7 +72,9 @@ pub fn string_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     let mut items: Vec<&str> = items.into_iter().collect();
     items.sort_unstable();
     items.dedup();
-    serde_json::to_string(&items).unwrap_or_else(|_| "[]".to_string())
+    let mut out = String::new();
+    write_sorted_list(&mut out, items);
+    out
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use operators::changes::Rendered;
 use operators::rolling::{Aggregate, WindowLog};
 use operators::Order;
 use serde::{Deserialize, Serialize};
@@ -136,17 +137,18 @@ impl Aggregate for ProductAggregate {
         }
     }
 
-    fn render(&self, _window: WindowLog<'_, ProductView>, values: &mut [Option<String>]) {
-        values[0] = Some(self.products.len().to_string());
-        values[1] = Some(self.views.to_string());
-        values[2] = (self.first_price_count > 0)
-            .then(|| format::mean_price(self.first_price_sum, self.first_price_count));
-        values[3] = match (self.prices.keys().next(), self.prices.keys().next_back()) {
-            (Some(&min), Some(&max)) => {
-                Some(format!("{}-{}", format::price(min), format::price(max)))
-            }
-            _ => None,
-        };
-        values[4] = Some(self.returning.to_string());
+    fn render(&self, _window: WindowLog<'_, ProductView>, values: &mut Rendered) {
+        values.set(0, self.products.len());
+        values.set(1, self.views);
+        if self.first_price_count > 0 {
+            format::write_mean_price(values.slot(2), self.first_price_sum, self.first_price_count);
+        }
+        if let (Some(&min), Some(&max)) = (self.prices.keys().next(), self.prices.keys().next_back()) {
+            let range = values.slot(3);
+            format::write_price(range, min);
+            range.push('-');
+            format::write_price(range, max);
+        }
+        values.set(4, self.returning);
     }
 }

@@ -1,6 +1,7 @@
 //! Purchase lane: orders per user. An order is a `transaction` event (its `revenue`), and, when
 //! configured, a `checkout_step` event of the given step (its cart entity's `total_value`).
 
+use operators::changes::Rendered;
 use operators::rolling::{Aggregate, WindowLog};
 use operators::Order;
 use serde::{Deserialize, Serialize};
@@ -55,9 +56,9 @@ impl Aggregate for PurchaseAggregate {
         self.value -= entry.value.0 as i128;
     }
 
-    fn render(&self, _window: WindowLog<'_, OrderPlaced>, values: &mut [Option<String>]) {
-        values[0] = Some(self.orders.to_string());
-        values[1] = Some(format::mean_price(self.value, 1));
-        values[2] = Some(format::mean_price(self.value, self.orders));
+    fn render(&self, _window: WindowLog<'_, OrderPlaced>, values: &mut Rendered) {
+        values.set(0, self.orders);
+        format::write_mean_price(values.slot(1), self.value, 1);
+        format::write_mean_price(values.slot(2), self.value, self.orders);
     }
 }

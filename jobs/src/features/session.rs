@@ -1,5 +1,6 @@
 //! Session lane: per visit (session key), from the session's events in order.
 
+use operators::changes::Rendered;
 use operators::session::SessionFeatures;
 use operators::Order;
 use serde::{Deserialize, Serialize};
@@ -148,26 +149,19 @@ impl SessionFeatures for Session {
         }
     }
 
-    fn render(&self, state: &SessionState, values: &mut [Option<String>]) {
+    fn render(&self, state: &SessionState, values: &mut Rendered) {
         let Some(first) = state.first else { return };
-        values[0] = Some((state.last - first).to_string());
-        values[1] = Some(state.pages.to_string());
-        values[2] = Some((state.pages < 2).to_string());
-        values[3] = state.campaign.clone();
-        values[4] = Some(format::decimal_ratio(
-            state.adds as i128,
-            state.views as i128,
-        ));
-        values[5] = Some(state.searches.to_string());
-        values[6] = Some(state.user.clone());
-        values[7] = Some(format::string_list(
-            state.devices.iter().map(String::as_str),
-        ));
-        values[8] = state.platform.clone();
-        values[9] = Some(format::string_list(
-            state.locations.iter().map(String::as_str),
-        ));
-        values[10] = Some(state.region_changes.to_string());
+        values.set(0, state.last - first);
+        values.set(1, state.pages);
+        values.set(2, state.pages < 2);
+        values.set_str(3, state.campaign.as_deref());
+        format::write_ratio(values.slot(4), state.adds as i128, state.views as i128);
+        values.set(5, state.searches);
+        values.set_str(6, Some(&state.user));
+        format::write_sorted_list(values.slot(7), state.devices.iter().map(String::as_str));
+        values.set_str(8, state.platform.as_deref());
+        format::write_sorted_list(values.slot(9), state.locations.iter().map(String::as_str));
+        values.set(10, state.region_changes);
     }
 }
 
