@@ -13,6 +13,11 @@ use live_shopper::generate::{self, Encoding, GenerateOptions};
 use live_shopper::metrics::Metrics;
 use live_shopper::run::{self, Cluster, Connectors};
 
+// Every event and feature write allocates a few short strings; mimalloc handles that pattern
+// markedly better than the system allocator (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// live-shopper: real-time shopper features from Snowplow events, in Redis.
 #[derive(Parser, Debug)]
 #[command(name = "live-shopper", version, disable_help_subcommand = true)]
@@ -220,7 +225,9 @@ fn run_command(args: RunArgs) -> Result<(), String> {
     let connectors = Connectors::for_config(&config);
     let metrics = Arc::new(Metrics::default());
     let stop = Arc::new(AtomicBool::new(false));
-    let reporter = args.progress.then(|| progress_reporter(metrics.clone(), stop.clone()));
+    let reporter = args
+        .progress
+        .then(|| progress_reporter(metrics.clone(), stop.clone()));
     let result = run::run(config, &cluster, connectors, metrics.clone());
     stop.store(true, Ordering::Relaxed);
     if let Some(reporter) = reporter {
@@ -242,8 +249,12 @@ fn generate_command(args: GenerateArgs) -> Result<(), String> {
         .ok_or_else(|| format!("--span `{}`: write it like 2h or 26h", args.span))?;
     let disorder_ms = config::parse_duration(&args.disorder)
         .ok_or_else(|| format!("--disorder `{}`: write it like 2s or 500ms", args.disorder))?;
-    let start_ms = jobs::parse::time::parse_timestamp(&args.start)
-        .ok_or_else(|| format!("--start `{}`: write it like 2026-01-01T00:00:00Z", args.start))?;
+    let start_ms = jobs::parse::time::parse_timestamp(&args.start).ok_or_else(|| {
+        format!(
+            "--start `{}`: write it like 2026-01-01T00:00:00Z",
+            args.start
+        )
+    })?;
     let encoding: Encoding = args.encoding.parse()?;
     let options = GenerateOptions {
         users: args.users,
@@ -283,7 +294,10 @@ fn generate_command(args: GenerateArgs) -> Result<(), String> {
 
 fn generate_to_kafka(options: GenerateOptions, args: &GenerateArgs) -> Result<(), String> {
     if !(args.rate >= 0.0 && args.rate.is_finite()) {
-        return Err(format!("--rate {}: give records per second, or 0 for full speed", args.rate));
+        return Err(format!(
+            "--rate {}: give records per second, or 0 for full speed",
+            args.rate
+        ));
     }
     if args.partitions == 0 {
         return Err("--partitions must be at least 1".to_string());
@@ -322,7 +336,10 @@ fn bench_command(args: BenchArgs) -> Result<(), String> {
     };
     let figures = live_shopper::bench::bench(&options)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&figures).map_err(|e| e.to_string())?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&figures).map_err(|e| e.to_string())?
+        );
     } else {
         for f in figures {
             println!("{:<48} {:>14.2} {}", f.name, f.value, f.unit);
