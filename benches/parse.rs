@@ -18,7 +18,10 @@ const BATCH: usize = 500;
 fn read(path: &str) -> Vec<String> {
     let path = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect()
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn field(name: &str) -> usize {
@@ -55,7 +58,10 @@ fn tsv_events() -> Vec<Vec<u8>> {
     (0..EVENTS)
         .map(|i| {
             let v = vary(i);
-            let mut f: Vec<String> = templates[i % templates.len()].split('\t').map(str::to_owned).collect();
+            let mut f: Vec<String> = templates[i % templates.len()]
+                .split('\t')
+                .map(str::to_owned)
+                .collect();
             f[id] = v.id;
             f[collector] = format_timestamp(v.time + 40);
             if !f[derived].is_empty() {
@@ -73,7 +79,10 @@ fn tsv_events() -> Vec<Vec<u8>> {
 }
 
 fn json_events(path: &str, edit: impl Fn(&mut Value, Vary)) -> Vec<Vec<u8>> {
-    let templates: Vec<Value> = read(path).iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let templates: Vec<Value> = read(path)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     (0..EVENTS)
         .map(|i| {
             let mut value = templates[i % templates.len()].clone();
@@ -120,7 +129,9 @@ fn bench_records(c: &mut Criterion, name: &str, records: &[Vec<u8>], events: usi
     }
     assert!(bad.is_empty(), "{name}: {}", bad[0]);
     assert_eq!(good.len(), events);
-    assert!(good.iter().all(|e| parse_timestamp(&format_timestamp(e.time)) == Some(e.time)));
+    assert!(good
+        .iter()
+        .all(|e| parse_timestamp(&format_timestamp(e.time)) == Some(e.time)));
 
     let mut group = c.benchmark_group("parse");
     group.throughput(Throughput::Elements(events as u64));

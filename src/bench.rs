@@ -52,10 +52,15 @@ fn peak_rss_bytes() -> Option<f64> {
     Some(kb * 1024.0)
 }
 
-fn memory_connectors(records: Arc<Records>) -> Connectors {
+fn memory_connectors(records: Arc<Records>, rate: Option<f64>) -> Connectors {
     Connectors {
         source: Arc::new(move |_config: &Config, index, peers| {
-            Ok(Box::new(MemorySource::new(records.clone(), index, peers)) as Box<dyn Source>)
+            let source = MemorySource::new(records.clone(), index, peers);
+            let source = match rate {
+                Some(rate) => source.paced(rate),
+                None => source,
+            };
+            Ok(Box::new(source) as Box<dyn Source>)
         }),
         bad_rows: Arc::new(|_config: &Config, _index| {
             Ok(Box::new(NoBadRows) as Box<dyn BadRowSink>)
@@ -67,6 +72,7 @@ fn timed_run(
     config: Config,
     threads: usize,
     records: &Arc<Records>,
+    rate: Option<f64>,
 ) -> Result<(f64, Arc<Metrics>), String> {
     let metrics = Arc::new(Metrics::default());
     let cluster = Cluster {
@@ -79,10 +85,21 @@ fn timed_run(
     run::run(
         config,
         &cluster,
-        memory_connectors(records.clone()),
+        memory_connectors(records.clone(), rate),
         metrics.clone(),
     )?;
     Ok((started.elapsed().as_secs_f64(), metrics))
+}
+
+fn freshness(figure: &mut impl FnMut(&str, f64, &str), metrics: &Metrics, rate: &str) {
+    if let Ok(histogram) = metrics.freshness.lock() {
+        for (name, q) in [("p50", 0.5), ("p99", 0.99)] {
+            if let Some(latency) = histogram.quantile(q) {
+                let name = format!("freshness {name} at {rate} (arrival to Redis)");
+                figure(&name, latency.as_secs_f64() * 1000.0, "ms");
+            }
+        }
+    }
 }
 
 /// Runs the benchmark and returns its figures.
@@ -124,7 +141,7 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<Figure>, String> {
     let mut compute = sets.clone();
     compute.push("output.sink=discard".to_string());
     let config = config::load(None, Vec::new(), &compute).map_err(|e| e.to_string())?;
-    let (seconds, metrics) = timed_run(config, options.threads, &records)?;
+    let (seconds, metrics) = timed_run(config, options.threads, &records, None)?;
     figure("compute-only throughput", events / seconds, "events/s");
     figure(
         "compute-only throughput per worker",
@@ -158,7 +175,8 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<Figure>, String> {
         end_to_end.push("output.sink=redis".to_string());
         end_to_end.push(format!("redis.url={url}"));
         let config = config::load(None, Vec::new(), &end_to_end).map_err(|e| e.to_string())?;
-        let (seconds, metrics) = timed_run(config, options.threads, &records)?;
+        let (seconds, metrics) = timed_run(config.clone(), options.threads, &records, None)?;
+        let full_rate = events / seconds;
         figure(
             "end-to-end throughput into Redis (from memory)",
             events / seconds,
@@ -174,6 +192,14 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<Figure>, String> {
             Metrics::get(&metrics.writes) as f64 / events,
             "writes/event",
         );
+        freshness(&mut figure, &metrics, "full rate");
+
+        // Freshness at half the maximum rate: records are released at that pace.
+        redis::cmd("FLUSHDB")
+            .query::<()>(&mut conn)
+            .map_err(|e| e.to_string())?;
+        let (_, paced) = timed_run(config, options.threads, &records, Some(full_rate / 2.0))?;
+        freshness(&mut figure, &paced, "half rate");
     }
     Ok(figures)
 }

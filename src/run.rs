@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jobs::lanes::LaneInputs;
 use jobs::parse::parse_record;
-use operators::time::floor_to;
+use operators::time::{ceil_to, floor_to};
 use operators::watermark::Watermarks;
 use timely::dataflow::operators::Probe;
 use timely::dataflow::ProbeHandle;
@@ -165,6 +165,29 @@ pub fn run(
     Ok(())
 }
 
+/// Moves the arrivals whose first emission every sink has passed into the freshness histogram.
+fn record_freshness(
+    arrivals: &mut std::collections::BTreeMap<u64, Vec<(Instant, u64)>>,
+    probe: &ProbeHandle<u64>,
+    metrics: &Metrics,
+) {
+    let now = Instant::now();
+    let mut done = Vec::new();
+    while let Some(entry) = arrivals.first_entry() {
+        if probe.less_equal(entry.key()) {
+            break;
+        }
+        done.extend(entry.remove());
+    }
+    if !done.is_empty() {
+        if let Ok(mut histogram) = metrics.freshness.lock() {
+            for (at, n) in done {
+                histogram.record(now.duration_since(at), n);
+            }
+        }
+    }
+}
+
 fn worker_main(
     worker: &mut Worker,
     config: &Config,
@@ -207,6 +230,8 @@ fn worker_main(
     let mut events = Vec::new();
     let mut rejects = Vec::new();
     let mut in_flight = inputs.time();
+    // Arrival instants of events by the emission that first counts them, for freshness.
+    let mut arrivals: std::collections::BTreeMap<u64, Vec<(Instant, u64)>> = Default::default();
 
     if partitions == 0 {
         // Nothing to read here: this worker only computes the keys routed to it.
@@ -219,6 +244,7 @@ fn worker_main(
         let now = Instant::now();
         let mut failure: Option<String> = None;
         let (mut records, mut good) = (0u64, 0u64);
+        let entered = inputs.time();
         let status = source
             .poll(
                 config.source.batch_size,
@@ -231,6 +257,12 @@ fn worker_main(
                         let largest =
                             batch_largest[partition].map_or(event.time, |(t, _)| t.max(event.time));
                         batch_largest[partition] = Some((largest, position));
+                        let first_emission = ceil_to(event.time.max(entered), longest_interval);
+                        let batch = arrivals.entry(first_emission).or_default();
+                        match batch.last_mut() {
+                            Some((at, n)) if *at == now => *n += 1,
+                            _ => batch.push((now, 1)),
+                        }
                         inputs.send(&event);
                     }
                     for row in rejects.drain(..) {
@@ -282,6 +314,7 @@ fn worker_main(
         } else {
             worker.step();
         }
+        record_freshness(&mut arrivals, &probe, metrics);
         for (partition, queue) in commits.iter_mut().enumerate() {
             let mut ready = None;
             while queue
@@ -297,7 +330,10 @@ fn worker_main(
     }
 
     inputs.finish(watermarks.largest_seen());
-    while worker.step_or_park(None) {}
+    while worker.step_or_park(None) {
+        record_freshness(&mut arrivals, &probe, metrics);
+    }
+    record_freshness(&mut arrivals, &probe, metrics);
     for (partition, queue) in commits.iter_mut().enumerate() {
         if let Some(&(_, position)) = queue.back() {
             source.commit(partition, position);

@@ -5,7 +5,10 @@ use jobs::event::{EventKind, Price, Product, ShopperEvent};
 use jobs::parse::{encode_batch, parse_event, parse_record, Compression};
 
 fn shared(name: &str) -> String {
-    let path = format!("{}/../../shared/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../shared/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -48,7 +51,7 @@ fn expected_samples() -> Vec<ShopperEvent> {
         time: 1_723_649_271_685, // derived_tstamp 2024-08-14 15:27:51.685
         event_id: id("2a2e92cb-d65b-4978-bf65-498850bd8c08"),
         user: "a5f5d234-78c9-4062-9076-a2ea9ada4fe9".into(), // domain_userid: user_id is empty
-        session: s("64af7b17-c715-4560-acf4-b68c8f3a1acc"), // domain_sessionid
+        session: s("64af7b17-c715-4560-acf4-b68c8f3a1acc"),  // domain_sessionid
         kind: EventKind::PageView,
         products: vec![],
         list_name: None,
@@ -137,7 +140,10 @@ fn expected_variants() -> Vec<ShopperEvent> {
         ShopperEvent {
             event_id: id("33333333-2222-4333-8444-555555555555"),
             kind: EventKind::ListView,
-            products: vec![product("7", Some("Kid shoes"), None), product("17", Some("Kid shoes"), None)],
+            products: vec![
+                product("7", Some("Kid shoes"), None),
+                product("17", Some("Kid shoes"), None),
+            ],
             list_name: s("Kid shoes"),
             ..base.clone()
         },
@@ -174,7 +180,11 @@ fn shared_enriched_samples() {
 #[test]
 fn field_names_match_the_shared_list() {
     let text = shared("enriched-fields.tsv");
-    let names: Vec<_> = lines(&text).into_iter().skip(1).map(|l| l.split('\t').nth(1).unwrap()).collect();
+    let names: Vec<_> = lines(&text)
+        .into_iter()
+        .skip(1)
+        .map(|l| l.split('\t').nth(1).unwrap())
+        .collect();
     assert_eq!(names, jobs::parse::FIELD_NAMES.to_vec());
 }
 
@@ -265,8 +275,14 @@ fn flink_product_view_example() {
     assert_eq!(e.event_id, id("e9081481-82fb-4e7f-9771-82ce58dc22a3"));
     assert_eq!(e.kind, EventKind::ProductView);
     assert_eq!(e.user, "trent@snowplowanalytics.com");
-    assert_eq!(e.session.as_deref(), Some("116cf32d-74ac-4d54-aae1-65277a0ea749"));
-    assert_eq!(e.products, vec![product("5", Some("Kid shoes"), Some(Price(42_990_000)))]);
+    assert_eq!(
+        e.session.as_deref(),
+        Some("116cf32d-74ac-4d54-aae1-65277a0ea749")
+    );
+    assert_eq!(
+        e.products,
+        vec![product("5", Some("Kid shoes"), Some(Price(42_990_000)))]
+    );
     assert_eq!(e.device_class.as_deref(), Some("Desktop"));
     assert_eq!(e.campaign, None);
     assert!(!e.is_search, "the referrer is a search, the page is not");
@@ -279,8 +295,14 @@ fn flink_empty_payload_objects_mean_none() {
       "session":{}}"#;
     let e = parse(json);
     assert_eq!(e.time, 1_743_777_219_960);
-    assert_eq!((e.kind, e.products, e.cart_total), (EventKind::AddToCart, vec![], None));
-    assert_eq!((e.user.as_str(), e.session, e.campaign.as_deref()), ("n1", None, Some("c")));
+    assert_eq!(
+        (e.kind, e.products, e.cart_total),
+        (EventKind::AddToCart, vec![], None)
+    );
+    assert_eq!(
+        (e.user.as_str(), e.session, e.campaign.as_deref()),
+        ("n1", None, Some("c"))
+    );
     assert_eq!((e.device_class, e.platform), (None, None));
 }
 
@@ -308,7 +330,14 @@ fn encoded_batches_mix_encodings() {
         parse_record(&encode_batch(&records, compression), &mut events, &mut bad);
         assert!(bad.is_empty(), "{bad:?}");
         let kinds: Vec<_> = events.iter().map(|e| e.kind.clone()).collect();
-        assert_eq!(kinds, [EventKind::PageView, EventKind::Transaction, EventKind::PageView]);
+        assert_eq!(
+            kinds,
+            [
+                EventKind::PageView,
+                EventKind::Transaction,
+                EventKind::PageView
+            ]
+        );
     }
 }
 

@@ -113,7 +113,13 @@ impl<S: SessionFeatures> Sessions<S> {
         state
             .written
             .update(now, refresh_every, &self.values, |feature, value| {
-                let parts = [config.prefix.as_str(), ":", key, ":", config.features[feature].as_str()];
+                let parts = [
+                    config.prefix.as_str(),
+                    ":",
+                    key,
+                    ":",
+                    config.features[feature].as_str(),
+                ];
                 out.push(FeatureWrite {
                     key: store_key(&parts),
                     value: value.map(str::to_string),

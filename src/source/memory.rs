@@ -2,6 +2,7 @@
 //! generation. Worker `i` of `n` takes records `i, i+n, ...`.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::{Source, SourceError, Status};
 
@@ -40,6 +41,9 @@ pub struct MemorySource {
     records: Arc<Records>,
     next: usize,
     peers: usize,
+    /// Records per second for this worker, and when delivery started.
+    pace: Option<(f64, Option<Instant>)>,
+    delivered: u64,
 }
 
 impl MemorySource {
@@ -49,7 +53,15 @@ impl MemorySource {
             records,
             next: index,
             peers: peers.max(1),
+            pace: None,
+            delivered: 0,
         }
+    }
+
+    /// Delivers at most `rate` records per second over all workers.
+    pub fn paced(mut self, rate: f64) -> MemorySource {
+        self.pace = Some((rate / self.peers as f64, None));
+        self
     }
 }
 
@@ -63,16 +75,25 @@ impl Source for MemorySource {
         max: usize,
         deliver: &mut dyn FnMut(usize, &[u8], i64),
     ) -> Result<Status, SourceError> {
+        let mut max = max;
+        if let Some((rate, started)) = self.pace.as_mut() {
+            let started = *started.get_or_insert_with(Instant::now);
+            let allowed = (started.elapsed().as_secs_f64() * *rate) as u64;
+            max = max.min(allowed.saturating_sub(self.delivered) as usize);
+        }
         let mut delivered = 0;
         while delivered < max && self.next < self.records.len() {
             deliver(0, self.records.get(self.next), self.next as i64);
             self.next += self.peers;
             delivered += 1;
         }
-        Ok(if delivered == 0 {
-            Status::End
-        } else {
+        self.delivered += delivered as u64;
+        Ok(if delivered > 0 {
             Status::Records
+        } else if self.next < self.records.len() {
+            Status::Idle
+        } else {
+            Status::End
         })
     }
 }

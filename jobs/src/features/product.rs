@@ -143,7 +143,9 @@ impl Aggregate for ProductAggregate {
         if self.first_price_count > 0 {
             format::write_mean_price(values.slot(2), self.first_price_sum, self.first_price_count);
         }
-        if let (Some(&min), Some(&max)) = (self.prices.keys().next(), self.prices.keys().next_back()) {
+        if let (Some(&min), Some(&max)) =
+            (self.prices.keys().next(), self.prices.keys().next_back())
+        {
             let range = values.slot(3);
             format::write_price(range, min);
             range.push('-');

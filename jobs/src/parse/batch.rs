@@ -46,8 +46,27 @@ fn bad(detail: impl Into<String>) -> ParseError {
 }
 
 /// Decompresses a batch into `out` (cleared first).
-pub(crate) fn decompress(record: &[u8], compression: Compression, out: &mut Vec<u8>) -> Result<(), ParseError> {
+pub(crate) fn decompress(
+    record: &[u8],
+    compression: Compression,
+    out: &mut Vec<u8>,
+) -> Result<(), ParseError> {
     out.clear();
+    // Size hints from the headers (zstd frame content size, gzip ISIZE): growing the buffer by
+    // doubling would copy a large batch several times over. Bounded by a generous compression
+    // ratio, so that a forged header cannot make a tiny record reserve a lot of memory.
+    let hint = match compression {
+        Compression::Zstd => zstd::zstd_safe::get_frame_content_size(record)
+            .ok()
+            .flatten(),
+        Compression::Gzip => record
+            .last_chunk::<4>()
+            .map(|size| u64::from(u32::from_le_bytes(*size))),
+    };
+    if let Some(hint) = hint {
+        let plausible = (record.len() as u64).saturating_mul(64);
+        out.reserve(hint.min(plausible).min(MAX_DECOMPRESSED) as usize);
+    }
     let result = match compression {
         Compression::Zstd => zstd::stream::read::Decoder::new(record)
             .and_then(|d| d.take(MAX_DECOMPRESSED + 1).read_to_end(out)),
@@ -67,18 +86,25 @@ pub(crate) fn decompress(record: &[u8], compression: Compression, out: &mut Vec<
 /// Splits a decompressed batch into its events. The whole framing is checked before any event is
 /// returned, so that a truncated batch is one bad row, not some events plus a bad row.
 pub(crate) fn frames(batch: &[u8]) -> Result<Vec<&[u8]>, ParseError> {
-    let (&format, rest) = batch.split_first().ok_or_else(|| bad("empty after decompression"))?;
+    let (&format, rest) = batch
+        .split_first()
+        .ok_or_else(|| bad("empty after decompression"))?;
     if format != FORMAT_VERSION {
         return Err(bad(format!("unsupported format version {format}")));
     }
-    let (&payload, mut rest) = rest.split_first().ok_or_else(|| bad("no payload version"))?;
+    let (&payload, mut rest) = rest
+        .split_first()
+        .ok_or_else(|| bad("no payload version"))?;
     if payload != PAYLOAD_VERSION {
         return Err(bad(format!("unsupported payload version {payload}")));
     }
     let mut events = Vec::new();
     while !rest.is_empty() {
         let Some((len, tail)) = rest.split_first_chunk::<4>() else {
-            return Err(bad(format!("truncated length prefix after {} events", events.len())));
+            return Err(bad(format!(
+                "truncated length prefix after {} events",
+                events.len()
+            )));
         };
         let len = u32::from_be_bytes(*len) as usize;
         if len > tail.len() {
@@ -107,14 +133,16 @@ pub fn encode_batch(events: &[&[u8]], compression: Compression) -> Vec<u8> {
     raw.push(FORMAT_VERSION);
     raw.push(PAYLOAD_VERSION);
     for event in events {
-        let len = u32::try_from(event.len()).expect("an event of a batch must be shorter than 4 GiB");
+        let len =
+            u32::try_from(event.len()).expect("an event of a batch must be shorter than 4 GiB");
         raw.extend_from_slice(&len.to_be_bytes());
         raw.extend_from_slice(event);
     }
     match compression {
         Compression::Zstd => zstd::bulk::compress(&raw, 3).expect("in-memory zstd compression"),
         Compression::Gzip => {
-            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
             encoder
                 .write_all(&raw)
                 .and_then(|()| encoder.finish())
@@ -157,9 +185,19 @@ mod tests {
         let mut buf = Vec::new();
         let mut zstd = ZSTD_MAGIC.to_vec();
         zstd.extend_from_slice(b"garbage garbage");
-        assert!(matches!(decompress(&zstd, Compression::Zstd, &mut buf).unwrap_err().reason, Reason::BadBatch { .. }));
+        assert!(matches!(
+            decompress(&zstd, Compression::Zstd, &mut buf)
+                .unwrap_err()
+                .reason,
+            Reason::BadBatch { .. }
+        ));
         let mut gzip = encode_batch(&[b"event"], Compression::Gzip);
         gzip.truncate(gzip.len() - 6);
-        assert!(matches!(decompress(&gzip, Compression::Gzip, &mut buf).unwrap_err().reason, Reason::BadBatch { .. }));
+        assert!(matches!(
+            decompress(&gzip, Compression::Gzip, &mut buf)
+                .unwrap_err()
+                .reason,
+            Reason::BadBatch { .. }
+        ));
     }
 }

@@ -37,7 +37,9 @@ pub(crate) fn event_id(value: Option<&str>, field: &'static str) -> Result<u128,
 
 /// Event time: the first timestamp that is set. A set but unparsable one is an error even when a
 /// later one would parse: silently falling back would shift the event in time.
-pub(crate) fn event_time(candidates: &[(Option<&str>, &'static str)]) -> Result<Millis, ParseError> {
+pub(crate) fn event_time(
+    candidates: &[(Option<&str>, &'static str)],
+) -> Result<Millis, ParseError> {
     for &(value, field) in candidates {
         if let Some(value) = value {
             return parse_timestamp(value).ok_or(ParseError::new(field, Reason::InvalidTimestamp));
@@ -49,7 +51,10 @@ pub(crate) fn event_time(candidates: &[(Option<&str>, &'static str)]) -> Result<
 }
 
 /// User key: the first non-empty of `user_id`, `domain_userid`, `network_userid`.
-pub(crate) fn user_key(candidates: [Option<&str>; 3], field: &'static str) -> Result<String, ParseError> {
+pub(crate) fn user_key(
+    candidates: [Option<&str>; 3],
+    field: &'static str,
+) -> Result<String, ParseError> {
     candidates
         .into_iter()
         .flatten()
@@ -89,29 +94,73 @@ mod tests {
     fn event_ids() {
         let id = event_id(Some("2a2e92cb-d65b-4978-bf65-498850bd8c08"), "event_id").unwrap();
         assert_eq!(id, 0x2a2e92cb_d65b_4978_bf65_498850bd8c08);
-        assert_eq!(event_id(Some("2A2E92CBD65B4978BF65498850BD8C08"), "event_id").unwrap(), id);
-        assert_eq!(crate::event::format_event_id(id), "2a2e92cb-d65b-4978-bf65-498850bd8c08");
-        for bad in ["", "xyz", "2a2e92cb-d65b-4978-bf65-498850bd8c0", "2a2e92cb-d65b-4978-bf65-498850bd8c081", "2a2e92cb d65b-4978-bf65-498850bd8c08", "é"] {
-            assert_eq!(event_id(Some(bad), "event_id").unwrap_err().reason, Reason::InvalidEventId, "{bad}");
+        assert_eq!(
+            event_id(Some("2A2E92CBD65B4978BF65498850BD8C08"), "event_id").unwrap(),
+            id
+        );
+        assert_eq!(
+            crate::event::format_event_id(id),
+            "2a2e92cb-d65b-4978-bf65-498850bd8c08"
+        );
+        for bad in [
+            "",
+            "xyz",
+            "2a2e92cb-d65b-4978-bf65-498850bd8c0",
+            "2a2e92cb-d65b-4978-bf65-498850bd8c081",
+            "2a2e92cb d65b-4978-bf65-498850bd8c08",
+            "é",
+        ] {
+            assert_eq!(
+                event_id(Some(bad), "event_id").unwrap_err().reason,
+                Reason::InvalidEventId,
+                "{bad}"
+            );
         }
-        assert_eq!(event_id(None, "id").unwrap_err(), ParseError::new("id", Reason::MissingEventId));
+        assert_eq!(
+            event_id(None, "id").unwrap_err(),
+            ParseError::new("id", Reason::MissingEventId)
+        );
     }
 
     #[test]
     fn times() {
-        let t = event_time(&[(Some("2024-08-14 15:27:51.685"), "derived_tstamp"), (Some("x"), "collector_tstamp")]);
+        let t = event_time(&[
+            (Some("2024-08-14 15:27:51.685"), "derived_tstamp"),
+            (Some("x"), "collector_tstamp"),
+        ]);
         assert_eq!(t, Ok(1_723_649_271_685));
-        let t = event_time(&[(None, "derived_tstamp"), (Some("2024-08-14T15:27:51Z"), "collector_tstamp")]);
+        let t = event_time(&[
+            (None, "derived_tstamp"),
+            (Some("2024-08-14T15:27:51Z"), "collector_tstamp"),
+        ]);
         assert_eq!(t, Ok(1_723_649_271_000));
-        let t = event_time(&[(Some("yesterday"), "derived_tstamp"), (Some("2024-08-14 15:27:51"), "collector_tstamp")]);
-        assert_eq!(t, Err(ParseError::new("derived_tstamp", Reason::InvalidTimestamp)));
+        let t = event_time(&[
+            (Some("yesterday"), "derived_tstamp"),
+            (Some("2024-08-14 15:27:51"), "collector_tstamp"),
+        ]);
+        assert_eq!(
+            t,
+            Err(ParseError::new("derived_tstamp", Reason::InvalidTimestamp))
+        );
         let t = event_time(&[(None, "derived_tstamp"), (None, "collector_tstamp")]);
-        assert_eq!(t, Err(ParseError::new("collector_tstamp", Reason::MissingTimestamp)));
+        assert_eq!(
+            t,
+            Err(ParseError::new(
+                "collector_tstamp",
+                Reason::MissingTimestamp
+            ))
+        );
     }
 
     #[test]
     fn user_keys() {
-        assert_eq!(user_key([None, Some("d"), Some("n")], "user_id").unwrap(), "d");
-        assert_eq!(user_key([None, None, None], "user_id").unwrap_err().reason, Reason::MissingUserKey);
+        assert_eq!(
+            user_key([None, Some("d"), Some("n")], "user_id").unwrap(),
+            "d"
+        );
+        assert_eq!(
+            user_key([None, None, None], "user_id").unwrap_err().reason,
+            Reason::MissingUserKey
+        );
     }
 }

@@ -1,9 +1,9 @@
 //! Self-describing JSON shared by the three encodings: Iglu schema matching, the entity bodies the
 //! job reads, and lenient leaf values.
 //!
-//! Leaves are kept as borrowed `RawValue`s while the document is scanned and only decoded (with the
-//! field named in any error) once we know we need them; entity bodies are only decoded when their
-//! schema matches. Nothing here builds a `serde_json::Value` tree.
+//! Leaves are kept as borrowed JSON text ([`Leaf`]) while the document is scanned and only decoded
+//! (with the field named in any error) once we know we need them; entity bodies are only decoded
+//! when their schema matches. Nothing here builds a `serde_json::Value` tree.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -14,8 +14,18 @@ use serde_json::value::RawValue;
 use super::error::{ParseError, Reason};
 use crate::event::{Price, Product};
 
-/// A JSON leaf whose decoding is deferred; `None` for a missing key or `null`.
-pub(crate) type Raw<'a> = Option<&'a RawValue>;
+/// The JSON text of one value, decoded later if needed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Leaf<'a>(pub &'a str);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Leaf<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Leaf<'a>, D::Error> {
+        <&'de RawValue>::deserialize(deserializer).map(|raw| Leaf(raw.get()))
+    }
+}
+
+/// A JSON leaf whose decoding is deferred; `None` for a missing key (or, from serde, `null`).
+pub(crate) type Raw<'a> = Option<Leaf<'a>>;
 
 /// A JSON string borrowed from the input when it has no escapes, owned otherwise.
 pub(crate) struct Str<'a>(pub Cow<'a, str>);
@@ -43,16 +53,21 @@ impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
 }
 
 /// A string leaf; `null` and `""` are `None` (SPEC: empty string = null).
-pub(crate) fn text<'a>(raw: Raw<'a>, field: &'static str) -> Result<Option<Cow<'a, str>>, ParseError> {
-    let Some(raw) = raw else { return Ok(None) };
-    let s = raw.get();
+pub(crate) fn text<'a>(
+    raw: Raw<'a>,
+    field: &'static str,
+) -> Result<Option<Cow<'a, str>>, ParseError> {
+    let Some(Leaf(s)) = raw else { return Ok(None) };
     match s.as_bytes().first() {
         Some(b'"') => {
-            let inner = &s[1..s.len() - 1];
-            let value = if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
+            let inner = s.get(1..s.len().saturating_sub(1)).unwrap_or("");
+            // Leaves are short, where a plain loop beats a call to memchr.
+            let value = if !inner.bytes().any(|b| b == b'\\') {
                 Cow::Borrowed(inner)
             } else {
-                Cow::Owned(serde_json::from_str::<String>(s).map_err(|e| ParseError::json(field, e))?)
+                Cow::Owned(
+                    serde_json::from_str::<String>(s).map_err(|e| ParseError::json(field, e))?,
+                )
             };
             Ok((!value.is_empty()).then_some(value))
         }
@@ -68,8 +83,10 @@ pub(crate) fn owned(raw: Raw<'_>, field: &'static str) -> Result<Option<String>,
 
 /// An identifier leaf: trackers send product ids as strings, but a JSON number is an id too.
 fn ident(raw: Raw<'_>, field: &'static str) -> Result<Option<String>, ParseError> {
-    match raw.and_then(|r| r.get().as_bytes().first().copied()) {
-        Some(b'-' | b'0'..=b'9') => Ok(raw.map(|r| r.get().to_owned())),
+    match raw {
+        Some(Leaf(s)) if s.starts_with(|c: char| c == '-' || c.is_ascii_digit()) => {
+            Ok(Some(s.to_owned()))
+        }
         _ => owned(raw, field),
     }
 }
@@ -77,8 +94,7 @@ fn ident(raw: Raw<'_>, field: &'static str) -> Result<Option<String>, ParseError
 /// A number leaf. Numbers may come as JSON numbers or as strings holding one (some trackers
 /// stringify prices); `null` and `""` are `None`; anything else is `InvalidNumber`.
 pub(crate) fn number(raw: Raw<'_>, field: &'static str) -> Result<Option<f64>, ParseError> {
-    let Some(r) = raw else { return Ok(None) };
-    let s = r.get();
+    let Some(Leaf(s)) = raw else { return Ok(None) };
     let text = match s.as_bytes().first() {
         Some(b'"') => match text(raw, field)? {
             Some(t) => t,
@@ -117,24 +133,38 @@ pub(crate) fn small_uint(raw: Raw<'_>, field: &'static str) -> Result<Option<u32
 /// changes are backward compatible, and Snowplow JSON keys carry only the model, so accepting
 /// exactly model 1 keeps the TSV and JSON encodings in agreement.
 pub(crate) fn is_schema(uri: &str, vendor: &str, name: &str) -> bool {
-    let Some(rest) = uri.strip_prefix("iglu:") else { return false };
-    let Some(rest) = rest.strip_prefix(vendor) else { return false };
-    let Some(rest) = rest.strip_prefix('/') else { return false };
-    let Some(rest) = rest.strip_prefix(name) else { return false };
-    let Some(version) = rest.strip_prefix("/jsonschema/") else { return false };
-    let mut parts = version.split('-');
-    parts.next() == Some("1")
-        && parts.next().is_some_and(is_digits)
-        && parts.next().is_some_and(is_digits)
-        && parts.next().is_none()
+    let Some(rest) = uri.strip_prefix("iglu:") else {
+        return false;
+    };
+    let Some(rest) = rest.strip_prefix(vendor) else {
+        return false;
+    };
+    let Some(rest) = rest.strip_prefix('/') else {
+        return false;
+    };
+    let Some(rest) = rest.strip_prefix(name) else {
+        return false;
+    };
+    let Some(version) = rest.strip_prefix("/jsonschema/") else {
+        return false;
+    };
+    // `1-<revision>-<addition>`, both non-empty runs of digits.
+    let Some(version) = version.strip_prefix("1-") else {
+        return false;
+    };
+    let version = version.as_bytes();
+    match version.iter().position(|&b| b == b'-') {
+        Some(dash) => is_digits(&version[..dash]) && is_digits(&version[dash + 1..]),
+        None => false,
+    }
 }
 
-fn is_digits(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+fn is_digits(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(u8::is_ascii_digit)
 }
 
 const ECOMMERCE: &str = "com.snowplowanalytics.snowplow.ecommerce";
-const SNOWPLOW: &str = "com.snowplowanalytics.snowplow";
+pub(crate) const SNOWPLOW: &str = "com.snowplowanalytics.snowplow";
 
 /// The entities the job reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,6 +175,8 @@ pub(crate) enum Entity {
     CheckoutStep,
     ClientSession,
     Yauaa,
+    /// The ecommerce action, a self-describing event rather than an entity.
+    Action,
 }
 
 impl Entity {
@@ -154,6 +186,10 @@ impl Entity {
         // dismissed on its vendor before the version is looked at.
         let tail = uri.strip_prefix("iglu:")?;
         if tail.starts_with(ECOMMERCE) {
+            if tail.as_bytes().get(ECOMMERCE.len() + 1) == Some(&b's') {
+                return is_schema(uri, ECOMMERCE, "snowplow_ecommerce_action")
+                    .then_some(Entity::Action);
+            }
             [
                 ("product", Entity::Product),
                 ("cart", Entity::Cart),
@@ -177,18 +213,20 @@ impl Entity {
 #[derive(serde::Deserialize, Default)]
 pub(crate) struct ProductData<'a> {
     #[serde(borrow, default)]
-    id: Raw<'a>,
+    pub(crate) id: Raw<'a>,
     #[serde(borrow, default)]
-    category: Raw<'a>,
+    pub(crate) category: Raw<'a>,
     #[serde(borrow, default)]
-    price: Raw<'a>,
+    pub(crate) price: Raw<'a>,
 }
 
 impl ProductData<'_> {
     /// The product, or `None` when it has no id: the flink-live-shopper transform writes
     /// `"product": {}` for actions without a product, which is not an error.
     pub(crate) fn to_product(&self) -> Result<Option<Product>, ParseError> {
-        let Some(id) = ident(self.id, "product.id")? else { return Ok(None) };
+        let Some(id) = ident(self.id, "product.id")? else {
+            return Ok(None);
+        };
         Ok(Some(Product {
             id,
             category: owned(self.category, "product.category")?,
@@ -201,44 +239,75 @@ impl ProductData<'_> {
 #[derive(serde::Deserialize, Default)]
 pub(crate) struct CartData<'a> {
     #[serde(borrow, default)]
-    pub total_value: Raw<'a>,
+    pub(crate) total_value: Raw<'a>,
 }
 
 /// Body of `com.snowplowanalytics.snowplow.ecommerce/transaction`.
 #[derive(serde::Deserialize, Default)]
 pub(crate) struct TransactionData<'a> {
     #[serde(borrow, default)]
-    pub revenue: Raw<'a>,
+    pub(crate) revenue: Raw<'a>,
 }
 
 /// Body of `com.snowplowanalytics.snowplow.ecommerce/checkout_step`.
 #[derive(serde::Deserialize, Default)]
 pub(crate) struct CheckoutStepData<'a> {
     #[serde(borrow, default)]
-    pub step: Raw<'a>,
+    pub(crate) step: Raw<'a>,
 }
 
 /// Body of `com.snowplowanalytics.snowplow/client_session`.
 #[derive(serde::Deserialize, Default)]
 pub(crate) struct ClientSessionData<'a> {
     #[serde(borrow, default, rename = "sessionId")]
-    pub session_id: Raw<'a>,
+    pub(crate) session_id: Raw<'a>,
 }
 
 /// Body of `nl.basjes/yauaa_context`.
 #[derive(serde::Deserialize, Default)]
 pub(crate) struct YauaaData<'a> {
     #[serde(borrow, default, rename = "deviceClass")]
-    pub device_class: Raw<'a>,
+    pub(crate) device_class: Raw<'a>,
 }
 
 /// Body of `com.snowplowanalytics.snowplow.ecommerce/snowplow_ecommerce_action`.
 #[derive(serde::Deserialize, Default)]
 pub(crate) struct ActionData<'a> {
     #[serde(borrow, default, rename = "type")]
-    pub kind: Raw<'a>,
+    pub(crate) kind: Raw<'a>,
     #[serde(borrow, default)]
-    pub name: Raw<'a>,
+    pub(crate) name: Raw<'a>,
+}
+
+/// A struct that must be a JSON object. serde's derived structs also accept arrays (fields by
+/// position), which would let `[1]` pass for a product with id 1.
+pub(crate) struct Obj<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Obj<T>, D::Error> {
+        struct ObjVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjVisitor<T> {
+            type Value = Obj<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Obj<T>, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Obj)
+            }
+        }
+        deserializer.deserialize_map(ObjVisitor(std::marker::PhantomData))
+    }
+}
+
+/// An entity body of a kind the job reads, decoded in the same pass as its envelope.
+pub(crate) enum Body<'a> {
+    Product(ProductData<'a>),
+    Cart(CartData<'a>),
+    Transaction(TransactionData<'a>),
+    CheckoutStep(CheckoutStepData<'a>),
+    ClientSession(ClientSessionData<'a>),
+    Yauaa(YauaaData<'a>),
+    Action(ActionData<'a>),
 }
 
 /// What the entities of one event contribute. Where an entity that carries a single value
@@ -273,13 +342,19 @@ impl Entities {
         Ok(())
     }
 
-    pub(crate) fn add_checkout_step(&mut self, data: &CheckoutStepData<'_>) -> Result<(), ParseError> {
+    pub(crate) fn add_checkout_step(
+        &mut self,
+        data: &CheckoutStepData<'_>,
+    ) -> Result<(), ParseError> {
         let value = small_uint(data.step, "checkout_step.step")?;
         self.checkout_step = self.checkout_step.or(value);
         Ok(())
     }
 
-    pub(crate) fn add_client_session(&mut self, data: &ClientSessionData<'_>) -> Result<(), ParseError> {
+    pub(crate) fn add_client_session(
+        &mut self,
+        data: &ClientSessionData<'_>,
+    ) -> Result<(), ParseError> {
         if self.session_id.is_none() {
             self.session_id = owned(data.session_id, "client_session.sessionId")?;
         }
@@ -293,123 +368,75 @@ impl Entities {
         Ok(())
     }
 
-    /// Decodes one entity body (the `data` of a self-describing JSON) of a known kind; a body of
-    /// the wrong shape is `InvalidJson` attributed to `column`.
-    pub(crate) fn add_json(&mut self, entity: Entity, body: &str, column: &'static str) -> Result<(), ParseError> {
-        fn de<'a, T: Deserialize<'a>>(body: &'a str, column: &'static str) -> Result<T, ParseError> {
-            // serde's derived structs also accept arrays (fields by position); an entity body
-            // must be an object.
-            if !body.starts_with('{') {
-                return Err(ParseError::new(
-                    column,
-                    Reason::InvalidJson {
-                        detail: format!("entity data is not an object: {body:.40}"),
-                    },
-                ));
-            }
-            serde_json::from_str(body).map_err(|e| ParseError::json(column, e))
-        }
-        match entity {
-            Entity::Product => self.add_product(&de(body, column)?),
-            Entity::Cart => self.add_cart(&de(body, column)?),
-            Entity::Transaction => self.add_transaction(&de(body, column)?),
-            Entity::CheckoutStep => self.add_checkout_step(&de(body, column)?),
-            Entity::ClientSession => self.add_client_session(&de(body, column)?),
-            Entity::Yauaa => self.add_yauaa(&de(body, column)?),
+    /// Adds an entity body decoded while the envelope was read.
+    pub(crate) fn add_body(&mut self, body: &Body<'_>) -> Result<(), ParseError> {
+        match body {
+            Body::Product(d) => self.add_product(d),
+            Body::Cart(d) => self.add_cart(d),
+            Body::Transaction(d) => self.add_transaction(d),
+            Body::CheckoutStep(d) => self.add_checkout_step(d),
+            Body::ClientSession(d) => self.add_client_session(d),
+            Body::Yauaa(d) => self.add_yauaa(d),
+            Body::Action(_) => Ok(()),
         }
     }
-}
-
-/// `{"schema": .., "data": ..}` with the body left raw until the schema is known.
-#[derive(serde::Deserialize)]
-struct SelfDescribing<'a> {
-    #[serde(borrow)]
-    schema: Str<'a>,
-    #[serde(borrow)]
-    data: &'a RawValue,
-}
-
-#[derive(serde::Deserialize)]
-struct ContextsEnvelope<'a> {
-    #[serde(borrow)]
-    schema: Str<'a>,
-    #[serde(borrow)]
-    data: Vec<SelfDescribing<'a>>,
-}
-
-#[derive(serde::Deserialize)]
-struct UnstructEnvelope<'a> {
-    #[serde(borrow)]
-    schema: Str<'a>,
-    #[serde(borrow)]
-    data: SelfDescribing<'a>,
-}
-
-/// Reads an enriched `contexts` or `derived_contexts` column (a `contexts` 1-x-x envelope) into
-/// `entities`.
-pub(crate) fn read_contexts(json: &str, column: &'static str, entities: &mut Entities) -> Result<(), ParseError> {
-    let envelope: ContextsEnvelope<'_> =
-        serde_json::from_str(json).map_err(|e| ParseError::json(column, e))?;
-    if !is_schema(&envelope.schema.0, SNOWPLOW, "contexts") {
-        return Err(ParseError::new(
-            column,
-            Reason::UnexpectedSchema {
-                schema: envelope.schema.0.into_owned(),
-            },
-        ));
-    }
-    for item in &envelope.data {
-        if let Some(entity) = Entity::of_schema(&item.schema.0) {
-            entities.add_json(entity, item.data.get(), column)?;
-        }
-    }
-    Ok(())
-}
-
-/// Reads an enriched `unstruct_event` column (an `unstruct_event` 1-x-x envelope); returns the
-/// ecommerce action if the event is one.
-pub(crate) fn read_unstruct<'a>(json: &'a str, column: &'static str) -> Result<Option<ActionData<'a>>, ParseError> {
-    let envelope: UnstructEnvelope<'a> =
-        serde_json::from_str(json).map_err(|e| ParseError::json(column, e))?;
-    if !is_schema(&envelope.schema.0, SNOWPLOW, "unstruct_event") {
-        return Err(ParseError::new(
-            column,
-            Reason::UnexpectedSchema {
-                schema: envelope.schema.0.into_owned(),
-            },
-        ));
-    }
-    if !is_schema(&envelope.data.schema.0, ECOMMERCE, "snowplow_ecommerce_action") {
-        return Ok(None);
-    }
-    serde_json::from_str(envelope.data.data.get())
-        .map(Some)
-        .map_err(|e| ParseError::json(column, e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn raw(json: &str) -> &RawValue {
-        serde_json::from_str(json).unwrap()
+    fn raw(json: &str) -> Leaf<'_> {
+        Leaf(json)
     }
 
     #[test]
     fn schema_versions() {
         let p = "com.snowplowanalytics.snowplow.ecommerce";
-        assert!(is_schema("iglu:com.snowplowanalytics.snowplow.ecommerce/product/jsonschema/1-0-0", p, "product"));
-        assert!(is_schema("iglu:com.snowplowanalytics.snowplow.ecommerce/product/jsonschema/1-0-12", p, "product"));
-        assert!(!is_schema("iglu:com.snowplowanalytics.snowplow.ecommerce/product/jsonschema/2-0-0", p, "product"));
-        assert!(!is_schema("iglu:com.snowplowanalytics.snowplow.ecommerce/products/jsonschema/1-0-0", p, "product"));
-        assert!(!is_schema("iglu:com.snowplowanalytics.snowplow.ecommerce/product/jsonschema/1-0", p, "product"));
-        assert!(!is_schema("com.snowplowanalytics.snowplow.ecommerce/product/jsonschema/1-0-0", p, "product"));
+        assert!(is_schema(
+            "iglu:com.snowplowanalytics.snowplow.ecommerce/product/jsonschema/1-0-0",
+            p,
+            "product"
+        ));
+        assert!(is_schema(
+            "iglu:com.snowplowanalytics.snowplow.ecommerce/product/jsonschema/1-0-12",
+            p,
+            "product"
+        ));
+        assert!(!is_schema(
+            "iglu:com.snowplowanalytics.snowplow.ecommerce/product/jsonschema/2-0-0",
+            p,
+            "product"
+        ));
+        assert!(!is_schema(
+            "iglu:com.snowplowanalytics.snowplow.ecommerce/products/jsonschema/1-0-0",
+            p,
+            "product"
+        ));
+        assert!(!is_schema(
+            "iglu:com.snowplowanalytics.snowplow.ecommerce/product/jsonschema/1-0",
+            p,
+            "product"
+        ));
+        assert!(!is_schema(
+            "com.snowplowanalytics.snowplow.ecommerce/product/jsonschema/1-0-0",
+            p,
+            "product"
+        ));
         assert_eq!(
-            Entity::of_schema("iglu:com.snowplowanalytics.snowplow/client_session/jsonschema/1-0-2"),
+            Entity::of_schema(
+                "iglu:com.snowplowanalytics.snowplow/client_session/jsonschema/1-0-2"
+            ),
             Some(Entity::ClientSession)
         );
-        assert_eq!(Entity::of_schema("iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0"), None);
-        assert_eq!(Entity::of_schema("iglu:nl.basjes/yauaa_context/jsonschema/1-0-4"), Some(Entity::Yauaa));
+        assert_eq!(
+            Entity::of_schema("iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0"),
+            None
+        );
+        assert_eq!(
+            Entity::of_schema("iglu:nl.basjes/yauaa_context/jsonschema/1-0-4"),
+            Some(Entity::Yauaa)
+        );
     }
 
     #[test]
@@ -420,15 +447,28 @@ mod tests {
         assert_eq!(number(Some(raw("\"\"")), "f").unwrap(), None);
         assert_eq!(number(Some(raw("null")), "f").unwrap(), None);
         for bad in ["true", "\"abc\"", "\"NaN\"", "{}", "[1]"] {
-            assert_eq!(number(Some(raw(bad)), "f").unwrap_err().reason, Reason::InvalidNumber, "{bad}");
+            assert_eq!(
+                number(Some(raw(bad)), "f").unwrap_err().reason,
+                Reason::InvalidNumber,
+                "{bad}"
+            );
         }
-        assert_eq!(price(Some(raw("1e300")), "f").unwrap_err().reason, Reason::InvalidNumber);
+        assert_eq!(
+            price(Some(raw("1e300")), "f").unwrap_err().reason,
+            Reason::InvalidNumber
+        );
         assert_eq!(small_uint(Some(raw("2.0")), "f").unwrap(), Some(2));
         assert!(small_uint(Some(raw("2.5")), "f").is_err());
         assert!(small_uint(Some(raw("-1")), "f").is_err());
-        assert_eq!(text(Some(raw("\"a\\\"b\"")), "f").unwrap().as_deref(), Some("a\"b"));
+        assert_eq!(
+            text(Some(raw("\"a\\\"b\"")), "f").unwrap().as_deref(),
+            Some("a\"b")
+        );
         assert_eq!(text(Some(raw("\"\"")), "f").unwrap(), None);
-        assert_eq!(text(Some(raw("5")), "f").unwrap_err().reason, Reason::NotAString);
+        assert_eq!(
+            text(Some(raw("5")), "f").unwrap_err().reason,
+            Reason::NotAString
+        );
         assert_eq!(ident(Some(raw("17")), "f").unwrap().as_deref(), Some("17"));
     }
 
@@ -436,14 +476,15 @@ mod tests {
     fn escaped_schema_uris_are_read() {
         let json = r#"{"schema":"iglu:com.snowplowanalytics.snowplow\/contexts\/jsonschema\/1-0-1","data":[{"schema":"iglu:com.snowplowanalytics.snowplow.ecommerce\/cart\/jsonschema\/1-0-0","data":{"total_value":"9.5"}}]}"#;
         let mut entities = Entities::default();
-        read_contexts(json, "contexts", &mut entities).unwrap();
+        super::super::envelope::read_contexts(json, "contexts", &mut entities).unwrap();
         assert_eq!(entities.cart_total, Some(Price(9_500_000)));
     }
 
     #[test]
     fn wrong_envelope_is_rejected() {
         let json = r#"{"schema":"iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0","data":[]}"#;
-        let err = read_contexts(json, "contexts", &mut Entities::default()).unwrap_err();
+        let err = super::super::envelope::read_contexts(json, "contexts", &mut Entities::default())
+            .unwrap_err();
         assert!(matches!(err.reason, Reason::UnexpectedSchema { .. }));
     }
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::derive;
 use super::device::classify_user_agent;
 use super::entities::{
-    owned, text, CartData, CheckoutStepData, Entities, ProductData, Raw, TransactionData,
+    owned, text, CartData, CheckoutStepData, Entities, Obj, ProductData, Raw, TransactionData,
 };
 use super::error::ParseError;
 use super::json::At;
@@ -19,18 +19,18 @@ use crate::event::{EventKind, ShopperEvent};
 #[derive(Deserialize, Default)]
 struct Payload<'a> {
     #[serde(borrow, default)]
-    product: Option<ProductData<'a>>,
+    product: Option<Obj<ProductData<'a>>>,
     #[serde(borrow, default)]
-    products: Option<Vec<ProductData<'a>>>,
+    products: Option<Vec<Obj<ProductData<'a>>>>,
     #[serde(borrow, default)]
     list_name: Raw<'a>,
     #[serde(borrow, default)]
-    cart: Option<CartData<'a>>,
+    cart: Option<Obj<CartData<'a>>>,
     #[serde(borrow, default)]
-    checkout_step: Option<CheckoutStepData<'a>>,
+    checkout_step: Option<Obj<CheckoutStepData<'a>>>,
     /// Not written by the reference transform; we read transactions from here (SPEC 1.3).
     #[serde(borrow, default)]
-    transaction: Option<TransactionData<'a>>,
+    transaction: Option<Obj<TransactionData<'a>>>,
     #[serde(borrow, default)]
     page_url: Raw<'a>,
 }
@@ -101,7 +101,12 @@ pub(crate) struct FlinkJson<'a> {
 
 impl<'de> FlinkJson<'de> {
     /// Reads the value of `key` if it is one of ours; false leaves the value unread.
-    pub(crate) fn take<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A, at: &At) -> Result<bool, A::Error> {
+    pub(crate) fn take<A: MapAccess<'de>>(
+        &mut self,
+        key: &str,
+        map: &mut A,
+        at: &At,
+    ) -> Result<bool, A::Error> {
         match key {
             "id" => {
                 at.set("id");
@@ -142,7 +147,8 @@ impl<'de> FlinkJson<'de> {
     /// Derives the event (SPEC section 1).
     pub(crate) fn build(self) -> Result<ShopperEvent, ParseError> {
         let event_id = derive::event_id(text(self.id, "id")?.as_deref(), "id")?;
-        let time = derive::event_time(&[(text(self.timestamp, "timestamp")?.as_deref(), "timestamp")])?;
+        let time =
+            derive::event_time(&[(text(self.timestamp, "timestamp")?.as_deref(), "timestamp")])?;
         let enrich = self.enrich.unwrap_or_default();
         let user = enrich.user.unwrap_or_default();
         let user = derive::user_key(
@@ -161,19 +167,19 @@ impl<'de> FlinkJson<'de> {
         let payload = self.payload.unwrap_or_default();
         let mut entities = Entities::default();
         if let Some(product) = &payload.product {
-            entities.add_product(product)?;
+            entities.add_product(&product.0)?;
         }
         for product in payload.products.iter().flatten() {
-            entities.add_product(product)?;
+            entities.add_product(&product.0)?;
         }
         if let Some(cart) = &payload.cart {
-            entities.add_cart(cart)?;
+            entities.add_cart(&cart.0)?;
         }
         if let Some(step) = &payload.checkout_step {
-            entities.add_checkout_step(step)?;
+            entities.add_checkout_step(&step.0)?;
         }
         if let Some(transaction) = &payload.transaction {
-            entities.add_transaction(transaction)?;
+            entities.add_transaction(&transaction.0)?;
         }
 
         let session = self.session.unwrap_or_default();
@@ -186,7 +192,10 @@ impl<'de> FlinkJson<'de> {
         // page_url is in the payload of page views only; every event has enrich.client.page.
         let page_url = match text(payload.page_url, "payload.page_url")? {
             Some(url) => Some(url),
-            None => text(client.page.unwrap_or_default().page_url, "enrich.client.page.page_url")?,
+            None => text(
+                client.page.unwrap_or_default().page_url,
+                "enrich.client.page.page_url",
+            )?,
         };
         let device_class = text(client.useragent, "enrich.client.useragent")?
             .map(|ua| classify_user_agent(&ua).to_owned());

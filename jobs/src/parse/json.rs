@@ -37,7 +37,9 @@ impl<'de> Visitor<'de> for TopVisitor<'_> {
         let mut top = Top::default();
         while let Some(key) = map.next_key::<Str<'de>>()? {
             let key = key.0.as_ref();
-            if !(top.flink.take(key, &mut map, self.at)? || top.snowplow.take(key, &mut map, self.at)?) {
+            if !(top.flink.take(key, &mut map, self.at)?
+                || top.snowplow.take(key, &mut map, self.at)?)
+            {
                 map.next_value::<IgnoredAny>()?;
             }
             self.at.set("record");
@@ -48,7 +50,8 @@ impl<'de> Visitor<'de> for TopVisitor<'_> {
 
 /// Parses one JSON-encoded event (the record starts with `{`).
 pub(crate) fn parse(bytes: &[u8]) -> Result<ShopperEvent, ParseError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| ParseError::new("record", Reason::InvalidUtf8))?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| ParseError::new("record", Reason::InvalidUtf8))?;
     let at = At::new("record");
     let mut de = serde_json::Deserializer::from_str(text);
     let top = de

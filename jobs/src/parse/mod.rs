@@ -9,9 +9,11 @@ mod batch;
 mod derive;
 mod device;
 mod entities;
+mod envelope;
 mod error;
 mod flink_json;
 mod json;
+mod scan;
 mod snowplow_json;
 pub mod time;
 mod tsv;
@@ -35,7 +37,8 @@ pub fn parse_record(record: &[u8], events: &mut Vec<ShopperEvent>, bad: &mut Vec
         return;
     };
     let mut buffer = Vec::new();
-    let framed = batch::decompress(record, compression, &mut buffer).and_then(|()| batch::frames(&buffer));
+    let framed =
+        batch::decompress(record, compression, &mut buffer).and_then(|()| batch::frames(&buffer));
     match framed {
         Ok(frames) => {
             events.reserve(frames.len());
@@ -68,7 +71,9 @@ fn push(bytes: &[u8], events: &mut Vec<ShopperEvent>, bad: &mut Vec<BadRow>) {
 pub fn parse_event(bytes: &[u8]) -> Result<ShopperEvent, ParseError> {
     let bytes = strip_line_end(bytes);
     let start = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let json_start = start.iter().position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+    let json_start = start
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
     match json_start {
         Some(i) if start[i] == b'{' => json::parse(&start[i..]),
         _ => tsv::parse(bytes),

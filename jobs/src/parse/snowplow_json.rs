@@ -10,8 +10,8 @@ use serde::Deserialize;
 use super::derive;
 use super::device::classify_user_agent;
 use super::entities::{
-    owned, text, ActionData, CartData, CheckoutStepData, ClientSessionData, Entities, ProductData, Raw,
-    TransactionData, YauaaData,
+    owned, text, ActionData, CartData, CheckoutStepData, ClientSessionData, Entities, Leaf, Obj,
+    ProductData, Raw, TransactionData, YauaaData,
 };
 use super::error::ParseError;
 use super::json::At;
@@ -24,7 +24,8 @@ const TRANSACTION: &str = "contexts_com_snowplowanalytics_snowplow_ecommerce_tra
 const CHECKOUT_STEP: &str = "contexts_com_snowplowanalytics_snowplow_ecommerce_checkout_step_1";
 const CLIENT_SESSION: &str = "contexts_com_snowplowanalytics_snowplow_client_session_1";
 const YAUAA: &str = "contexts_nl_basjes_yauaa_context_1";
-const ACTION: &str = "unstruct_event_com_snowplowanalytics_snowplow_ecommerce_snowplow_ecommerce_action_1";
+const ACTION: &str =
+    "unstruct_event_com_snowplowanalytics_snowplow_ecommerce_snowplow_ecommerce_action_1";
 
 /// The keys of a Snowplow JSON event that the job reads.
 #[derive(Default)]
@@ -54,19 +55,31 @@ pub(crate) struct SnowplowJson<'a> {
 }
 
 /// Reads an entity array (`null` = none) into `slot`.
-fn entity_array<'de, A, T>(map: &mut A, at: &At, key: &'static str, slot: &mut Vec<T>) -> Result<bool, A::Error>
+fn entity_array<'de, A, T>(
+    map: &mut A,
+    at: &At,
+    key: &'static str,
+    slot: &mut Vec<T>,
+) -> Result<bool, A::Error>
 where
     A: MapAccess<'de>,
     T: Deserialize<'de>,
 {
     at.set(key);
-    *slot = map.next_value::<Option<Vec<T>>>()?.unwrap_or_default();
+    *slot = map
+        .next_value::<Option<Vec<Obj<T>>>>()?
+        .map_or_else(Vec::new, |v| v.into_iter().map(|o| o.0).collect());
     Ok(true)
 }
 
 impl<'de> SnowplowJson<'de> {
     /// Reads the value of `key` if it is one of ours; false leaves the value unread.
-    pub(crate) fn take<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A, at: &At) -> Result<bool, A::Error> {
+    pub(crate) fn take<A: MapAccess<'de>>(
+        &mut self,
+        key: &str,
+        map: &mut A,
+        at: &At,
+    ) -> Result<bool, A::Error> {
         let (name, slot) = match key {
             "event_id" => ("event_id", &mut self.event_id),
             "event" => ("event", &mut self.event),
@@ -89,7 +102,9 @@ impl<'de> SnowplowJson<'de> {
                     CART => entity_array(map, at, CART, &mut self.carts),
                     TRANSACTION => entity_array(map, at, TRANSACTION, &mut self.transactions),
                     CHECKOUT_STEP => entity_array(map, at, CHECKOUT_STEP, &mut self.checkout_steps),
-                    CLIENT_SESSION => entity_array(map, at, CLIENT_SESSION, &mut self.client_sessions),
+                    CLIENT_SESSION => {
+                        entity_array(map, at, CLIENT_SESSION, &mut self.client_sessions)
+                    }
                     YAUAA => entity_array(map, at, YAUAA, &mut self.yauaa),
                     _ => Ok(false),
                 };
@@ -110,8 +125,14 @@ impl<'de> SnowplowJson<'de> {
     pub(crate) fn build(self) -> Result<ShopperEvent, ParseError> {
         let event_id = derive::event_id(text(self.event_id, "event_id")?.as_deref(), "event_id")?;
         let time = derive::event_time(&[
-            (text(self.derived_tstamp, "derived_tstamp")?.as_deref(), "derived_tstamp"),
-            (text(self.collector_tstamp, "collector_tstamp")?.as_deref(), "collector_tstamp"),
+            (
+                text(self.derived_tstamp, "derived_tstamp")?.as_deref(),
+                "derived_tstamp",
+            ),
+            (
+                text(self.collector_tstamp, "collector_tstamp")?.as_deref(),
+                "collector_tstamp",
+            ),
         ])?;
         let user = derive::user_key(
             [
@@ -146,13 +167,24 @@ impl<'de> SnowplowJson<'de> {
             None => None,
             // The analytics SDK writes the body as an object; tolerate a one-element array, as
             // the flink-live-shopper transform does.
-            Some(raw) if raw.get().starts_with('[') => serde_json::from_str::<Vec<ActionData<'_>>>(raw.get())
-                .map_err(|e| ParseError::json(ACTION, e))?
-                .into_iter()
-                .next(),
-            Some(raw) => Some(serde_json::from_str::<ActionData<'_>>(raw.get()).map_err(|e| ParseError::json(ACTION, e))?),
+            Some(Leaf(raw)) if raw.starts_with('[') => {
+                serde_json::from_str::<Vec<Obj<ActionData<'_>>>>(raw)
+                    .map_err(|e| ParseError::json(ACTION, e))?
+                    .into_iter()
+                    .next()
+                    .map(|o| o.0)
+            }
+            Some(Leaf(raw)) => Some(
+                serde_json::from_str::<Obj<ActionData<'_>>>(raw)
+                    .map_err(|e| ParseError::json(ACTION, e))?
+                    .0,
+            ),
         };
-        let (kind, list_name) = derive::kind(text(self.event, "event")?.as_deref(), action.as_ref(), ACTION)?;
+        let (kind, list_name) = derive::kind(
+            text(self.event, "event")?.as_deref(),
+            action.as_ref(),
+            ACTION,
+        )?;
 
         let session = match entities.session_id.take() {
             Some(id) => Some(id),
@@ -160,7 +192,9 @@ impl<'de> SnowplowJson<'de> {
         };
         let device_class = match entities.device_class.take() {
             Some(class) => Some(class),
-            None => text(self.useragent, "useragent")?.map(|ua| classify_user_agent(&ua).to_owned()),
+            None => {
+                text(self.useragent, "useragent")?.map(|ua| classify_user_agent(&ua).to_owned())
+            }
         };
 
         Ok(ShopperEvent {

@@ -143,15 +143,36 @@ mod tests {
     #[test]
     fn parses_snowplow_and_iso() {
         assert_eq!(parse_timestamp("1970-01-01 00:00:00"), Some(0));
-        assert_eq!(parse_timestamp("2024-08-14 15:27:51.685"), Some(1_723_649_271_685));
-        assert_eq!(parse_timestamp("2024-08-14T15:27:51.685Z"), Some(1_723_649_271_685));
-        assert_eq!(parse_timestamp("2024-08-14T17:27:51.6859+02:00"), Some(1_723_649_271_685));
-        assert_eq!(parse_timestamp("2024-08-14 15:27:51.6"), Some(1_723_649_271_600));
+        assert_eq!(
+            parse_timestamp("2024-08-14 15:27:51.685"),
+            Some(1_723_649_271_685)
+        );
+        assert_eq!(
+            parse_timestamp("2024-08-14T15:27:51.685Z"),
+            Some(1_723_649_271_685)
+        );
+        assert_eq!(
+            parse_timestamp("2024-08-14T17:27:51.6859+02:00"),
+            Some(1_723_649_271_685)
+        );
+        assert_eq!(
+            parse_timestamp("2024-08-14 15:27:51.6"),
+            Some(1_723_649_271_600)
+        );
     }
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["", "2024-08-14", "2024-13-01 00:00:00", "2024-02-30 00:00:00", "2024-08-14 25:00:00", "2024-08-14 15:27:51.", "2024-08-14 15:27:51 x", "abcd-08-14 15:27:51"] {
+        for bad in [
+            "",
+            "2024-08-14",
+            "2024-13-01 00:00:00",
+            "2024-02-30 00:00:00",
+            "2024-08-14 25:00:00",
+            "2024-08-14 15:27:51.",
+            "2024-08-14 15:27:51 x",
+            "abcd-08-14 15:27:51",
+        ] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }
     }

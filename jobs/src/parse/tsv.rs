@@ -1,13 +1,13 @@
 //! Snowplow enriched TSV: 131 tab-separated fields, no quoting, empty = null.
 //!
-//! The line is split once with memchr into borrowed slices; only the fields the job reads are
-//! UTF-8-checked, and only the strings that go into the event are allocated.
-
-use memchr::memchr_iter;
+//! The line is split once (SSE2 tab masks) into borrowed offsets and checked for UTF-8 once (should
+//! that fail, per field, so that only a field the job reads can reject the event); only the strings
+//! that go into the event are allocated.
 
 use super::derive;
 use super::device::classify_user_agent;
-use super::entities::{self, Entities};
+use super::entities::Entities;
+use super::envelope;
 use super::error::{ParseError, Reason};
 use super::url::is_search;
 use crate::event::ShopperEvent;
@@ -168,29 +168,35 @@ const DERIVED_CONTEXTS: usize = 122;
 const DOMAIN_SESSIONID: usize = 123;
 const DERIVED_TSTAMP: usize = 124;
 
-/// The fields of one line, borrowed.
-struct Fields<'a>([&'a [u8]; FIELD_COUNT]);
+/// The fields of one line, borrowed: field `i` is `line[starts[i]..starts[i + 1] - 1]`.
+struct Fields<'a> {
+    line: &'a [u8],
+    /// The whole line as text when it is valid UTF-8 (always, from Enrich): one validation pass
+    /// over the line is far cheaper than one per field.
+    text: Option<&'a str>,
+    starts: [usize; FIELD_COUNT + 1],
+}
 
 impl<'a> Fields<'a> {
     /// Splits on tabs; a line that does not have exactly 131 fields is rejected here. Trailing
-    /// empty fields count (no trimming), as Enrich writes them.
-    fn split(line: &'a [u8]) -> Result<Fields<'a>, ParseError> {
-        let mut fields: [&[u8]; FIELD_COUNT] = [&[]; FIELD_COUNT];
-        let mut count = 0;
-        let mut start = 0;
-        for tab in memchr_iter(b'\t', line) {
+    /// empty fields count (no trimming), as Enrich writes them. Filled in place: the offsets
+    /// are a kilobyte, which a by-value return would copy.
+    fn split(&mut self) -> Result<(), ParseError> {
+        let line = self.line;
+        let starts = &mut self.starts;
+        let mut count = 1;
+        for_each_tab(line, |tab| {
             if count < FIELD_COUNT {
-                fields[count] = &line[start..tab];
+                starts[count] = tab + 1;
             }
             count += 1;
-            start = tab + 1;
-        }
-        if count < FIELD_COUNT {
-            fields[count] = &line[start..];
-        }
-        count += 1;
+        });
         match count {
-            FIELD_COUNT => Ok(Fields(fields)),
+            FIELD_COUNT => {
+                starts[FIELD_COUNT] = line.len() + 1;
+                self.text = std::str::from_utf8(line).ok();
+                Ok(())
+            }
             1 => Err(ParseError::new("record", Reason::UnknownEncoding)),
             found => Err(ParseError::new("record", Reason::FieldCount { found })),
         }
@@ -198,13 +204,20 @@ impl<'a> Fields<'a> {
 
     /// A field as text, `None` when empty.
     fn get(&self, index: usize) -> Result<Option<&'a str>, ParseError> {
-        let bytes = self.0[index];
-        if bytes.is_empty() {
+        let (start, end) = (self.starts[index], self.starts[index + 1] - 1);
+        if start == end {
             return Ok(None);
         }
-        std::str::from_utf8(bytes)
-            .map(Some)
-            .map_err(|_| ParseError::new(FIELD_NAMES[index], Reason::InvalidUtf8))
+        let invalid = || ParseError::new(FIELD_NAMES[index], Reason::InvalidUtf8);
+        match self.text {
+            Some(text) => text.get(start..end).map(Some).ok_or_else(invalid),
+            // Only when something in the line is not UTF-8: find out whether it is in a field the
+            // job reads, and leave the others alone.
+            None => {
+                let bytes = self.line.get(start..end).ok_or_else(invalid)?;
+                std::str::from_utf8(bytes).map(Some).map_err(|_| invalid())
+            }
+        }
     }
 
     fn owned(&self, index: usize) -> Result<Option<String>, ParseError> {
@@ -212,9 +225,84 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// Calls `f` with the position of every tab, in order.
+///
+/// Most fields of an enriched event are empty, so tabs are dense (131 in one to two KiB) and
+/// `memchr_iter`, which restarts a vector search per match, spends most of its time in call
+/// set-up (about 5x slower here). Instead each block of bytes becomes a bit mask of its tabs and
+/// the set bits are walked.
+#[inline]
+fn for_each_tab(line: &[u8], f: impl FnMut(usize)) {
+    #[cfg(target_arch = "x86_64")]
+    for_each_tab_sse2(line, f);
+    #[cfg(not(target_arch = "x86_64"))]
+    for_each_tab_portable(line, f);
+}
+
+/// SSE2 (baseline on x86_64): compare 16 bytes at once and take the mask with movemask; about
+/// twice as fast as what the compiler makes of the portable loop.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn for_each_tab_sse2(line: &[u8], mut f: impl FnMut(usize)) {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+    };
+    const BLOCK: usize = 16;
+    let mut blocks = line.chunks_exact(BLOCK);
+    let mut base = 0;
+    for block in &mut blocks {
+        // SAFETY: `block` is exactly 16 readable bytes and `_mm_loadu_si128` has no alignment
+        // requirement; SSE2 is part of the x86_64 baseline, so the intrinsics are available.
+        let mut mask = unsafe {
+            let bytes = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
+            _mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(b'\t' as i8)))
+        } as u32;
+        while mask != 0 {
+            f(base + mask.trailing_zeros() as usize);
+            mask &= mask - 1;
+        }
+        base += BLOCK;
+    }
+    for (i, &b) in blocks.remainder().iter().enumerate() {
+        if b == b'\t' {
+            f(base + i);
+        }
+    }
+}
+
+/// Portable version: a comparison loop over 32-byte blocks that the compiler vectorizes.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+#[inline]
+fn for_each_tab_portable(line: &[u8], mut f: impl FnMut(usize)) {
+    const BLOCK: usize = 32;
+    let mut blocks = line.chunks_exact(BLOCK);
+    let mut base = 0;
+    for block in &mut blocks {
+        let mut mask = 0u32;
+        for (i, &b) in block.iter().enumerate() {
+            mask |= ((b == b'\t') as u32) << i;
+        }
+        while mask != 0 {
+            f(base + mask.trailing_zeros() as usize);
+            mask &= mask - 1;
+        }
+        base += BLOCK;
+    }
+    for (i, &b) in blocks.remainder().iter().enumerate() {
+        if b == b'\t' {
+            f(base + i);
+        }
+    }
+}
+
 /// Parses one enriched TSV line (without its line terminator).
 pub(crate) fn parse(line: &[u8]) -> Result<ShopperEvent, ParseError> {
-    let f = Fields::split(line)?;
+    let mut f = Fields {
+        line,
+        text: None,
+        starts: [0; FIELD_COUNT + 1],
+    };
+    f.split()?;
 
     let event_id = derive::event_id(f.get(EVENT_ID)?, FIELD_NAMES[EVENT_ID])?;
     let time = derive::event_time(&[
@@ -222,7 +310,11 @@ pub(crate) fn parse(line: &[u8]) -> Result<ShopperEvent, ParseError> {
         (f.get(COLLECTOR_TSTAMP)?, FIELD_NAMES[COLLECTOR_TSTAMP]),
     ])?;
     let user = derive::user_key(
-        [f.get(USER_ID)?, f.get(DOMAIN_USERID)?, f.get(NETWORK_USERID)?],
+        [
+            f.get(USER_ID)?,
+            f.get(DOMAIN_USERID)?,
+            f.get(NETWORK_USERID)?,
+        ],
         FIELD_NAMES[USER_ID],
     )?;
 
@@ -231,14 +323,15 @@ pub(crate) fn parse(line: &[u8]) -> Result<ShopperEvent, ParseError> {
     let mut entities = Entities::default();
     for column in [CONTEXTS, DERIVED_CONTEXTS] {
         if let Some(json) = f.get(column)? {
-            entities::read_contexts(json, FIELD_NAMES[column], &mut entities)?;
+            envelope::read_contexts(json, FIELD_NAMES[column], &mut entities)?;
         }
     }
     let action = match f.get(UNSTRUCT_EVENT)? {
-        Some(json) => entities::read_unstruct(json, FIELD_NAMES[UNSTRUCT_EVENT])?,
+        Some(json) => envelope::read_unstruct(json, FIELD_NAMES[UNSTRUCT_EVENT])?,
         None => None,
     };
-    let (kind, list_name) = derive::kind(f.get(EVENT)?, action.as_ref(), FIELD_NAMES[UNSTRUCT_EVENT])?;
+    let (kind, list_name) =
+        derive::kind(f.get(EVENT)?, action.as_ref(), FIELD_NAMES[UNSTRUCT_EVENT])?;
 
     let session = match entities.session_id.take() {
         Some(id) => Some(id),
@@ -246,7 +339,9 @@ pub(crate) fn parse(line: &[u8]) -> Result<ShopperEvent, ParseError> {
     };
     let device_class = match entities.device_class.take() {
         Some(class) => Some(class),
-        None => f.get(USERAGENT)?.map(|ua| classify_user_agent(ua).to_owned()),
+        None => f
+            .get(USERAGENT)?
+            .map(|ua| classify_user_agent(ua).to_owned()),
     };
 
     Ok(ShopperEvent {
@@ -267,4 +362,27 @@ pub(crate) fn parse(line: &[u8]) -> Result<ShopperEvent, ParseError> {
         country: f.owned(GEO_COUNTRY)?,
         region: f.owned(GEO_REGION)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{for_each_tab, for_each_tab_portable};
+
+    #[test]
+    fn finds_every_tab() {
+        for len in [0, 1, 15, 16, 17, 31, 32, 33, 64, 95, 200] {
+            for period in [1, 2, 3, 7, 31, 32, 33] {
+                let line: Vec<u8> = (0..len)
+                    .map(|i| if i % period == 0 { b'\t' } else { b'x' })
+                    .collect();
+                let expected: Vec<usize> = (0..len).filter(|i| i % period == 0).collect();
+                let mut found = Vec::new();
+                for_each_tab(&line, |p| found.push(p));
+                assert_eq!(found, expected, "len {len} period {period}");
+                let mut found = Vec::new();
+                for_each_tab_portable(&line, |p| found.push(p));
+                assert_eq!(found, expected, "portable, len {len} period {period}");
+            }
+        }
+    }
 }

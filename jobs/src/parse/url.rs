@@ -7,31 +7,46 @@
 /// parameter named `q`, `query` or `search` (whatever its value, even empty). Comparisons ignore
 /// ASCII case; percent-encoded names are not decoded.
 pub(crate) fn is_search(url: &str) -> bool {
+    let url = url.as_bytes();
     // Fragment first: `#` ends both path and query.
-    let url = url.split_once('#').map_or(url, |(before, _)| before);
-    let (before_query, query) = url.split_once('?').unwrap_or((url, ""));
-    let path = match before_query.find("://") {
-        Some(i) => {
-            let after_scheme = &before_query[i + 3..];
-            after_scheme.find('/').map_or("", |p| &after_scheme[p..])
+    // URLs are short, where plain loops beat calls to memchr.
+    let find = |hay: &[u8], b: u8| hay.iter().position(|&c| c == b);
+    let url = find(url, b'#').map_or(url, |i| &url[..i]);
+    let (before_query, query) = match find(url, b'?') {
+        Some(i) => (&url[..i], &url[i + 1..]),
+        None => (url, &url[url.len()..]),
+    };
+    let path = match scheme_end(before_query) {
+        Some(authority) => {
+            let rest = &before_query[authority..];
+            find(rest, b'/').map_or(&rest[rest.len()..], |p| &rest[p..])
         }
         None => before_query,
     };
     path_is_search(path) || query_has_search(query)
 }
 
-fn path_is_search(path: &str) -> bool {
-    let trimmed = path.strip_suffix('/').unwrap_or(path);
-    let b = trimmed.as_bytes();
-    let ends = b.len() >= 7 && b[b.len() - 7..].eq_ignore_ascii_case(b"/search");
-    let starts = path.len() >= 8 && path.as_bytes()[..8].eq_ignore_ascii_case(b"/search/");
+/// Where the authority starts, after `<scheme>://`, if the URL is absolute.
+fn scheme_end(url: &[u8]) -> Option<usize> {
+    let colon = url.iter().position(|&b| b == b':')?;
+    let scheme_ok = colon > 0
+        && url[..colon]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    (scheme_ok && url[colon + 1..].starts_with(b"//")).then_some(colon + 3)
+}
+
+fn path_is_search(path: &[u8]) -> bool {
+    let trimmed = path.strip_suffix(b"/").unwrap_or(path);
+    let ends = trimmed.len() >= 7 && trimmed[trimmed.len() - 7..].eq_ignore_ascii_case(b"/search");
+    let starts = path.len() >= 8 && path[..8].eq_ignore_ascii_case(b"/search/");
     ends || starts
 }
 
-fn query_has_search(query: &str) -> bool {
-    query.split(['&', ';']).any(|pair| {
-        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
-        ["q", "query", "search"]
+fn query_has_search(query: &[u8]) -> bool {
+    query.split(|&b| b == b'&' || b == b';').any(|pair| {
+        let name = pair.split(|&b| b == b'=').next().unwrap_or(pair);
+        [&b"q"[..], b"query", b"search"]
             .iter()
             .any(|s| name.eq_ignore_ascii_case(s))
     })
@@ -73,6 +88,7 @@ mod tests {
             "https://search.example/",
             "https://shop.example/?page=search",
             "not a url",
+            "mailto:search@example.com",
         ] {
             assert!(!is_search(url), "{url}");
         }
