@@ -141,7 +141,9 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<Figure>, String> {
     let mut compute = sets.clone();
     compute.push("output.sink=discard".to_string());
     let config = config::load(None, Vec::new(), &compute).map_err(|e| e.to_string())?;
+    operators::gauge::reset_peak();
     let (seconds, metrics) = timed_run(config, options.threads, &records, None)?;
+    let peak_state = operators::gauge::peak() as f64;
     figure("compute-only throughput", events / seconds, "events/s");
     figure(
         "compute-only throughput per worker",
@@ -152,6 +154,12 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<Figure>, String> {
         "feature writes per event",
         Metrics::get(&metrics.writes) as f64 / events,
         "writes/event",
+    );
+    figure("peak window state", peak_state, "records held");
+    figure(
+        "peak window state per user",
+        peak_state / options.shop.users.max(1) as f64,
+        "records/user",
     );
     if let Some(rss) = peak_rss_bytes() {
         figure("peak RSS", rss / 1_048_576.0, "MiB");

@@ -51,6 +51,9 @@ struct BenchArgs {
     /// Random seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Catalogue size.
+    #[arg(long, default_value_t = 500)]
+    products: u32,
     /// Worker threads.
     #[arg(short = 'w', long = "threads", default_value_t = 1)]
     threads: usize,
@@ -328,6 +331,7 @@ fn bench_command(args: BenchArgs) -> Result<(), String> {
             events: args.events,
             span_ms,
             seed: args.seed,
+            products: args.products,
             ..GenerateOptions::default()
         },
         threads: args.threads.max(1),

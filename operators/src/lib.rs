@@ -9,6 +9,7 @@
 
 pub mod changes;
 pub mod driver;
+pub mod gauge;
 pub mod rolling;
 pub mod session;
 pub mod time;

@@ -137,6 +137,7 @@ impl<A: Aggregate> Rolling<A> {
             }
         }
         state.log.insert(order, record.entry);
+        crate::gauge::add(1);
         if state.queued_at != Some(now) {
             state.queued_at = Some(now);
             self.touched.push(record.key);
@@ -219,6 +220,7 @@ impl<A: Aggregate> Rolling<A> {
             .is_some_and(|(&(t, _), _)| t <= log_start)
         {
             state.log.pop_first();
+            crate::gauge::add(-1);
         }
         match next_expiry {
             Some(expiry) => {

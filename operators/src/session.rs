@@ -156,6 +156,7 @@ impl<S: SessionFeatures> Sessions<S> {
                 if let Some(state) = self.keys.get_mut(key) {
                     let mut later = state.records.split_off(&last);
                     later.pop_first();
+                    crate::gauge::add(-(state.records.len() as i64 + 1));
                     state.records = later;
                     state.state = None;
                     state.written.clear();
@@ -212,6 +213,7 @@ impl<S: SessionFeatures> KeyedLogic for Sessions<S> {
                 _ => state.state = None,
             }
             state.records.insert(order, record.entry);
+            crate::gauge::add(1);
             state.dirty = true;
             if state.queued_at != Some(now) {
                 state.queued_at = Some(now);
