@@ -39,7 +39,11 @@ impl Histogram {
     fn bucket(micros: u64) -> usize {
         let v = micros.max(1);
         let power = 63 - v.leading_zeros();
-        let sub = if power >= 4 { (v >> (power - 4)) as u32 - Self::SUB } else { v as u32 };
+        let sub = if power >= 4 {
+            (v >> (power - 4)) as u32 - Self::SUB
+        } else {
+            v as u32
+        };
         (power * Self::SUB + sub) as usize
     }
 

@@ -165,7 +165,8 @@ fn produce_with(
         .set("client.id", "live-shopper-generate")
         .set("linger.ms", "10")
         .set("batch.num.messages", "10000")
-        .set("queue.buffering.max.messages", "500000").set("max.in.flight.requests.per.connection", "1");
+        .set("queue.buffering.max.messages", "500000")
+        .set("max.in.flight.requests.per.connection", "1");
     for (key, value) in &target.properties {
         config.set(key, value);
     }
@@ -215,7 +216,7 @@ fn produce_with(
             }
         }
         sent += 1;
-        if sent % 1024 == 0 {
+        if sent.is_multiple_of(1024) {
             producer.poll(Duration::ZERO);
             if let Some(failure) = producer.context().failure(target) {
                 return Err(failure);

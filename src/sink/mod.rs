@@ -3,6 +3,7 @@
 
 pub mod bad_rows;
 pub mod file;
+pub mod kafka_bad_rows;
 pub mod redis;
 
 use std::sync::Arc;
@@ -28,13 +29,17 @@ pub fn attach<'s>(
             redis::sink(writes, writer, metrics)
         }
         SinkKind::File => file::sink(writes, &config.output.file, metrics)?,
-        SinkKind::Discard => writes.unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(Pipeline, "DiscardSink", move |_, _| {
-            move |input, _output| {
-                input.for_each(|_, data| {
-                    Metrics::add(&metrics.writes, data.len() as u64);
-                    data.clear();
-                });
-            }
-        }),
+        SinkKind::Discard => writes.unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
+            Pipeline,
+            "DiscardSink",
+            move |_, _| {
+                move |input, _output| {
+                    input.for_each(|_, data| {
+                        Metrics::add(&metrics.writes, data.len() as u64);
+                        data.clear();
+                    });
+                }
+            },
+        ),
     })
 }

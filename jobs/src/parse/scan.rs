@@ -501,7 +501,9 @@ mod tests {
             "{\"a\":1 \"b\":2}",
             "[1,2,3,4,5,6,7,8,9,\"0123456789abcdef\\\"0123456789\"]",
             "\"0123456789abcdef0123456789\u{1f}\"",
-            "\"\\ud800\"", "[\"\\ud800\\u0041\"]", "\"\\udc00\"",
+            "\"\\ud800\"",
+            "[\"\\ud800\\u0041\"]",
+            "\"\\udc00\"",
         ];
         for case in cases {
             let expected = serde_json::from_str::<serde::de::IgnoredAny>(case).is_ok();

@@ -1,0 +1,216 @@
+//! Bad rows to Kafka: each worker produces its bad rows to `kafka.bad_rows_topic`, one JSON
+//! message each: `{"reason", "field", "original", "original_base64"}` where `original` is the
+//! record as (lossy) UTF-8 text and `original_base64` its exact bytes. Delivery happens in the
+//! background; a failed delivery stops the job at the next bad row, and the producer is flushed
+//! when the worker ends.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use jobs::parse::BadRow;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::ClientContext;
+
+use super::bad_rows::{encode, BadRowSink};
+use crate::config::KafkaSettings;
+use crate::source::kafka::{brokers, client_config, ensure_topic, LogContext, TopicStatus};
+
+/// How long the end of a worker waits for its bad rows to be delivered.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The Kafka message of one bad row: [`encode`]'s JSON with the exact bytes added in base64.
+pub fn encode_message(row: &BadRow) -> Vec<u8> {
+    let mut json = encode(row);
+    if json.last() == Some(&b'}') {
+        json.pop();
+        json.extend_from_slice(b",\"original_base64\":\"");
+        base64_into(&row.original, &mut json);
+        json.extend_from_slice(b"\"}");
+    }
+    json
+}
+
+/// Standard base64 (RFC 4648, with padding) of `bytes`, appended to `out`.
+pub fn base64_into(bytes: &[u8], out: &mut Vec<u8>) {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    out.reserve(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        out.push(ALPHABET[(n >> 18) as usize & 63]);
+        out.push(ALPHABET[(n >> 12) as usize & 63]);
+        out.push(if chunk.len() > 1 {
+            ALPHABET[(n >> 6) as usize & 63]
+        } else {
+            b'='
+        });
+        out.push(if chunk.len() > 2 {
+            ALPHABET[n as usize & 63]
+        } else {
+            b'='
+        });
+    }
+}
+
+/// Producer context: librdkafka's complaints to stderr, and the first failed delivery kept.
+struct DeliveryContext {
+    log: LogContext,
+    failure: Mutex<Option<String>>,
+}
+
+impl ClientContext for DeliveryContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        self.log.log(level, facility, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.log.error(error, reason);
+    }
+}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((error, _)) = result {
+            if let Ok(mut failure) = self.failure.lock() {
+                failure.get_or_insert_with(|| error.to_string());
+            }
+        }
+    }
+}
+
+/// A worker's bad rows, produced to `kafka.bad_rows_topic`.
+pub struct KafkaBadRows {
+    producer: ThreadedProducer<DeliveryContext>,
+    topic: String,
+    brokers: String,
+    failed: bool,
+}
+
+impl KafkaBadRows {
+    /// Opens a producer for worker `index`; creates the topic (one partition) when the brokers
+    /// do not have it.
+    pub fn open(settings: &KafkaSettings, index: usize) -> Result<KafkaBadRows, String> {
+        let brokers = brokers(settings);
+        let topic = settings.bad_rows_topic.clone();
+        let config = client_config(settings);
+        match ensure_topic(&config, &topic, 1) {
+            Ok(TopicStatus::Existed(_)) => {}
+            Ok(TopicStatus::Created(_)) => {
+                eprintln!("live-shopper: created the bad-rows topic `{topic}` (kafka.bad_rows_topic) on {brokers}");
+            }
+            Err(e) => {
+                return Err(format!(
+                    "bad rows go to topic `{topic}` (kafka.bad_rows_topic), which is missing: {e}. \
+                     Create it, or set kafka.bad_rows_topic to an existing topic"
+                ))
+            }
+        }
+        let mut config = config;
+        if config.get("client.id").is_none() {
+            config.set("client.id", format!("live-shopper-bad-rows-{index}"));
+        }
+        let context = DeliveryContext {
+            log: LogContext::new(format!("bad-rows producer of worker {index}")),
+            failure: Mutex::new(None),
+        };
+        let producer = config.create_with_context(context).map_err(|e| {
+            format!("cannot create the Kafka producer of bad rows for {brokers}: {e}")
+        })?;
+        Ok(KafkaBadRows {
+            producer,
+            topic,
+            brokers,
+            failed: false,
+        })
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.producer
+            .context()
+            .failure
+            .lock()
+            .ok()
+            .and_then(|f| f.clone())
+    }
+}
+
+impl BadRowSink for KafkaBadRows {
+    fn write(&mut self, row: &BadRow) -> Result<(), String> {
+        if let Some(e) = self.failure() {
+            self.failed = true;
+            return Err(format!(
+                "cannot deliver bad rows to topic `{}` (kafka.bad_rows_topic) on Kafka at {}: {e}",
+                self.topic, self.brokers
+            ));
+        }
+        let payload = encode_message(row);
+        let mut record = BaseRecord::<(), [u8]>::to(&self.topic).payload(&payload);
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    // The background thread drains the queue; wait for room.
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err((e, _)) => {
+                    self.failed = true;
+                    return Err(format!(
+                        "cannot produce a bad row to topic `{}` (kafka.bad_rows_topic) on Kafka at {}: {e}",
+                        self.topic, self.brokers
+                    ));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for KafkaBadRows {
+    fn drop(&mut self) {
+        if let Err(e) = self.producer.flush(FLUSH_TIMEOUT) {
+            eprintln!(
+                "live-shopper: bad rows still undelivered to topic `{}` on Kafka at {} after {FLUSH_TIMEOUT:?}: {e}",
+                self.topic, self.brokers
+            );
+        }
+        if let (Some(e), false) = (self.failure(), self.failed) {
+            eprintln!(
+                "live-shopper: some bad rows were not delivered to topic `{}` on Kafka at {}: {e}",
+                self.topic, self.brokers
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            let mut out = Vec::new();
+            base64_into(input.as_bytes(), &mut out);
+            assert_eq!(String::from_utf8_lossy(&out), expected, "{input}");
+        }
+        let mut out = Vec::new();
+        base64_into(&[0xff, 0xfe, 0x00], &mut out);
+        assert_eq!(out, b"//4A");
+    }
+}
