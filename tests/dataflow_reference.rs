@@ -3,6 +3,8 @@
 //! arrivals; and 1, 2 and 4 workers and 2 processes must write the same output.
 
 mod reference;
+#[allow(dead_code)]
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -290,5 +292,78 @@ fn workers_and_processes_write_the_same_output() {
         one,
         std::fs::read(&output).expect("read"),
         "2 processes differ from 1 worker"
+    );
+}
+
+#[test]
+fn workers_and_processes_leave_the_same_redis_contents() {
+    let input = scratch("redis-workers.tsv");
+    generate(
+        &input,
+        &[
+            "--users", "200", "--events", "10000", "--span", "40m", "--seed", "9",
+        ],
+    );
+    let reference = scratch("redis-workers.jsonl");
+    run_job(&input, &reference, SHORT, &[]);
+    let expected = reference::final_state(&actual_changes(
+        &std::fs::read_to_string(&reference).expect("read output"),
+    ));
+    assert!(expected.len() > 100, "too few keys to compare");
+
+    let redis = support::RedisServer::start();
+    let url = redis.url();
+    let job = |extra: &[&str]| {
+        let mut command = Command::new(BIN);
+        command.arg("run").arg("--input").arg(&input);
+        command.arg("--set").arg(format!("redis.url={url}"));
+        command.arg("--set").arg(format!(
+            "output.bad_rows_file={}",
+            scratch("redis-workers.bad").display()
+        ));
+        for set in SHORT {
+            command.arg("--set").arg(set);
+        }
+        command.args(extra);
+        command
+    };
+    let flush = || {
+        let mut conn = redis.connection().expect("connect");
+        redis::cmd("FLUSHALL")
+            .query::<()>(&mut conn)
+            .expect("FLUSHALL");
+    };
+    for workers in ["1", "2", "4"] {
+        flush();
+        let result = job(&["-w", workers]).output().expect("run job");
+        assert!(
+            result.status.success(),
+            "{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        assert_eq!(
+            redis.state(),
+            expected,
+            "Redis after {workers} worker(s) differs from the reference"
+        );
+    }
+
+    flush();
+    let hostfile = scratch("redis-hosts.txt");
+    let (a, b) = (support::free_port(), support::free_port());
+    std::fs::write(&hostfile, format!("127.0.0.1:{a}\n127.0.0.1:{b}\n")).expect("hostfile");
+    let hosts = hostfile.to_string_lossy().to_string();
+    let mut second = job(&["-w", "2", "-n", "2", "-p", "1", "-h", &hosts])
+        .spawn()
+        .expect("spawn");
+    let mut first = job(&["-w", "2", "-n", "2", "-p", "0", "-h", &hosts])
+        .spawn()
+        .expect("spawn");
+    assert!(first.wait().expect("wait").success(), "process 0 failed");
+    assert!(second.wait().expect("wait").success(), "process 1 failed");
+    assert_eq!(
+        redis.state(),
+        expected,
+        "Redis after 2 processes differs from the reference"
     );
 }
