@@ -3,7 +3,6 @@
 //! arrivals; and 1, 2 and 4 workers and 2 processes must write the same output.
 
 mod reference;
-#[allow(dead_code)]
 mod support;
 
 use std::path::{Path, PathBuf};
