@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::{self, Config};
+use crate::generate::kafka::{produce_shop, KafkaTarget};
 use crate::generate::{GenerateOptions, Shop};
 use crate::metrics::Metrics;
 use crate::run::{self, Cluster, Connectors};
@@ -22,6 +23,8 @@ pub struct BenchOptions {
     pub threads: usize,
     /// When set, also measure end to end into this Redis (its database is flushed first).
     pub redis_url: Option<String>,
+    /// When set with `redis_url`, also measure from a Kafka topic at these brokers into Redis.
+    pub brokers: Option<String>,
     /// Configuration overrides (`key=value`).
     pub sets: Vec<String>,
 }
@@ -208,6 +211,50 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<Figure>, String> {
             .map_err(|e| e.to_string())?;
         let (_, paced) = timed_run(config, options.threads, &records, Some(full_rate / 2.0))?;
         freshness(&mut figure, &paced, "half rate");
+
+        if let Some(brokers) = &options.brokers {
+            // A fresh topic per run, so that the run reads exactly this shop.
+            let topic = format!("live-shopper-bench-{}", crate::run::wall_clock());
+            let mut target = KafkaTarget::new(brokers.clone(), topic.clone());
+            target.partitions = 4;
+            produce_shop(options.shop.clone(), &target)?;
+            redis::cmd("FLUSHDB")
+                .query::<()>(&mut conn)
+                .map_err(|e| e.to_string())?;
+            let mut from_kafka = sets.clone();
+            from_kafka.retain(|s| !s.starts_with("source."));
+            from_kafka.extend([
+                "source.kind=kafka".to_string(),
+                "source.bounded=true".to_string(),
+                format!("kafka.topic={topic}"),
+                format!("kafka.group_id={topic}"),
+                format!("kafka.properties.bootstrap.servers={brokers}"),
+                "output.sink=redis".to_string(),
+                format!("redis.url={url}"),
+            ]);
+            let config = config::load(None, Vec::new(), &from_kafka).map_err(|e| e.to_string())?;
+            let metrics = Arc::new(Metrics::default());
+            let cluster = Cluster {
+                threads: options.threads,
+                processes: 1,
+                process: 0,
+                hostfile: None,
+            };
+            let started = Instant::now();
+            run::run(
+                config.clone(),
+                &cluster,
+                Connectors::for_config(&config),
+                metrics.clone(),
+            )?;
+            let seconds = started.elapsed().as_secs_f64();
+            figure(
+                "end-to-end throughput Kafka to Redis",
+                events / seconds,
+                "events/s",
+            );
+            freshness(&mut figure, &metrics, "full rate from Kafka");
+        }
     }
     Ok(figures)
 }

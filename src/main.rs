@@ -60,6 +60,9 @@ struct BenchArgs {
     /// Also measure end to end into this Redis (its database is flushed first).
     #[arg(long)]
     redis: Option<String>,
+    /// With --redis: also measure from a Kafka topic at these brokers (a fresh topic per run).
+    #[arg(long)]
+    brokers: Option<String>,
     /// Override a setting: --set key=value.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
@@ -336,6 +339,7 @@ fn bench_command(args: BenchArgs) -> Result<(), String> {
         },
         threads: args.threads.max(1),
         redis_url: args.redis.clone(),
+        brokers: args.brokers.clone(),
         sets: args.sets.clone(),
     };
     let figures = live_shopper::bench::bench(&options)?;
