@@ -140,13 +140,6 @@ pub fn run(
     connectors: Connectors,
     metrics: Arc<Metrics>,
 ) -> Result<(), String> {
-    if config.source.kind == SourceKind::Kafka
-        && !config.source.bounded
-        && config.output.sink == SinkKind::File
-    {
-        // Allowed, but the file only ever grows: say so once.
-        eprintln!("live-shopper: writing an unbounded Kafka stream to a file");
-    }
     if config.output.sink == SinkKind::Redis {
         sink::redis::check(&config.redis)?;
     }

@@ -49,27 +49,24 @@ pub struct JobSettings {
 }
 
 impl JobSettings {
+    /// The emission intervals of the lanes that are on.
+    fn intervals(&self) -> impl Iterator<Item = Millis> + '_ {
+        [&self.product, &self.category, &self.cart, &self.purchase]
+            .into_iter()
+            .filter_map(|lane| lane.as_ref().map(|l| l.interval))
+            .chain(self.session.as_ref().map(|s| s.interval))
+    }
+
     /// The coarsest grid every lane's emission interval is a multiple of: the dataflow's
     /// timestamps advance on it.
     pub fn time_grid(&self) -> Millis {
-        let rolling = [&self.product, &self.category, &self.cart, &self.purchase];
-        let intervals = rolling
-            .iter()
-            .filter_map(|lane| lane.as_ref().map(|l| l.interval))
-            .chain(self.session.as_ref().map(|s| s.interval));
-        intervals.fold(0, operators::time::gcd).max(1)
+        self.intervals().fold(0, operators::time::gcd).max(1)
     }
 
     /// The longest emission interval of any lane: every record has been counted in some
     /// emission at most this long after its event time, unless it arrived late.
     pub fn longest_interval(&self) -> Millis {
-        let rolling = [&self.product, &self.category, &self.cart, &self.purchase];
-        rolling
-            .iter()
-            .filter_map(|lane| lane.as_ref().map(|l| l.interval))
-            .chain(self.session.as_ref().map(|s| s.interval))
-            .max()
-            .unwrap_or(1)
+        self.intervals().max().unwrap_or(1)
     }
 }
 

@@ -26,7 +26,7 @@ pub fn attach<'s>(
     Ok(match config.output.sink {
         SinkKind::Redis => {
             let writer = redis::RedisWriter::new(&config.redis, metrics.clone())?;
-            redis::sink(writes, writer, metrics)
+            redis::sink(writes, writer)
         }
         SinkKind::File => file::sink(writes, &config.output.file, metrics)?,
         SinkKind::Discard => writes.unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(

@@ -147,7 +147,6 @@ impl RedisWriter {
 pub fn sink<'s>(
     writes: StreamVec<'s, u64, FeatureWrite>,
     mut writer: RedisWriter,
-    _metrics: Arc<Metrics>,
 ) -> StreamVec<'s, u64, ()> {
     let mut batch = Vec::new();
     writes.unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
