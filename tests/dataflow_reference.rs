@@ -152,15 +152,19 @@ fn matches_reference_across_seeds_with_bounded_disorder() {
     }
 }
 
+/// Default windows. `LIVE_SHOPPER_REFERENCE_EVENTS` and `LIVE_SHOPPER_REFERENCE_USERS` scale it
+/// up for a one-off check on millions of events (the reference is quadratic per key).
 #[test]
 fn matches_reference_with_default_windows() {
+    let events = std::env::var("LIVE_SHOPPER_REFERENCE_EVENTS").unwrap_or_else(|_| "10000".into());
+    let users = std::env::var("LIVE_SHOPPER_REFERENCE_USERS").unwrap_or_else(|_| "100".into());
     compare(
         "defaults",
         &[
             "--users",
-            "100",
+            &users,
             "--events",
-            "10000",
+            &events,
             "--span",
             "3h",
             "--disorder",
