@@ -51,10 +51,13 @@ pub fn sink<'s>(
             move |_, _| {
                 move |(input, frontier), _output| {
                     input.for_each_stamp(|stamp, data| {
-                        let Some(&time) = stamp.least() else { return };
-                        let entry = pending.entry(time).or_insert_with(|| {
-                            (stamp.retain_least(0).expect("stamp has a time"), Vec::new())
-                        });
+                        let Some(capability) = stamp.retain_least(0) else {
+                            return;
+                        };
+                        let time = *capability.time();
+                        let entry = pending
+                            .entry(time)
+                            .or_insert_with(|| (capability, Vec::new()));
                         for batch in data {
                             entry.1.append(batch);
                         }
