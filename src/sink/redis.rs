@@ -30,17 +30,24 @@ pub fn check(settings: &RedisSettings) -> Result<(), String> {
     let url = redacted(&settings.url);
     let client = redis::Client::open(settings.url.as_str())
         .map_err(|e| format!("redis.url `{url}` is not a valid Redis URL: {e}"))?;
-    let mut conn = client
-        .get_connection_with_timeout(Duration::from_secs(5))
-        .map_err(|e| {
+    let refused = |e: redis::RedisError| {
+        let auth = e.kind() == redis::ErrorKind::AuthenticationFailed
+            || matches!(e.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"));
+        if auth {
+            format!("Redis at {url} refused the credentials: {e} (check the user and password in redis.url)")
+        } else {
             format!(
                 "cannot connect to Redis at {url}: {e} (is redis-server running? check redis.url)"
             )
-        })?;
+        }
+    };
+    let mut conn = client
+        .get_connection_with_timeout(Duration::from_secs(5))
+        .map_err(refused)?;
     redis::cmd("PING")
         .query::<String>(&mut conn)
         .map(|_| ())
-        .map_err(|e| format!("Redis at {url} refused the connection: {e} (check the user and password in redis.url)"))
+        .map_err(refused)
 }
 
 /// A worker's connection to Redis, reconnecting as needed.
