@@ -4,6 +4,10 @@
 //!
 //! cargo bench --bench parse -- --warm-up-time 1 --measurement-time 3
 
+// The same allocator as the binary, so that the figures are comparable.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
