@@ -73,9 +73,9 @@ fn session_events() -> Vec<Keyed<SessionEvent>> {
             let kind = kinds[(rng.next() % 4) as usize];
             let event = SessionEvent {
                 kind,
-                search: kind == SessionKind::PageView && rng.next() % 5 == 0,
+                search: kind == SessionKind::PageView && rng.next().is_multiple_of(5),
                 user: format!("user-{}", rng.next() % USERS),
-                campaign: (rng.next() % 10 == 0).then(|| "spring-sale".to_string()),
+                campaign: (rng.next().is_multiple_of(10)).then(|| "spring-sale".to_string()),
                 device: Some(["Desktop", "Phone", "Tablet"][(rng.next() % 3) as usize].to_string()),
                 platform: Some("web".to_string()),
                 location: Some(["US/CA", "US/NY", "GB/ENG"][(rng.next() % 3) as usize].to_string()),
