@@ -1,9 +1,8 @@
 //! Category lane: category views per user (a product view counts for its product's category,
 //! a list view for its list name).
 
-use std::collections::HashMap;
 
-use operators::changes::Rendered;
+use operators::changes::{KeyMap, Rendered};
 use operators::rolling::{Aggregate, WindowLog};
 use operators::Order;
 use serde::{Deserialize, Serialize};
@@ -34,7 +33,7 @@ pub fn entry(event: &ShopperEvent) -> Option<CategoryView> {
 #[derive(Default)]
 pub struct CategoryAggregate {
     views: u64,
-    counts: HashMap<String, u64>,
+    counts: KeyMap<u64>,
 }
 
 impl Aggregate for CategoryAggregate {

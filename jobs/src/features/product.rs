@@ -1,8 +1,8 @@
 //! Product lane: product views per user.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
-use operators::changes::Rendered;
+use operators::changes::{KeyMap, Rendered};
 use operators::rolling::{Aggregate, WindowLog};
 use operators::Order;
 use serde::{Deserialize, Serialize};
@@ -50,7 +50,7 @@ struct Viewed {
 #[derive(Default)]
 pub struct ProductAggregate {
     views: u64,
-    products: HashMap<String, Viewed>,
+    products: KeyMap<Viewed>,
     /// Products viewed at least twice.
     returning: u64,
     /// Sum and count of the earliest-view prices of distinct products that have one.
