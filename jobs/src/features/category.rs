@@ -1,7 +1,6 @@
 //! Category lane: category views per user (a product view counts for its product's category,
 //! a list view for its list name).
 
-
 use operators::changes::{KeyMap, Rendered};
 use operators::rolling::{Aggregate, WindowLog};
 use operators::Order;
