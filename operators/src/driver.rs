@@ -11,11 +11,61 @@ use timely::dataflow::operators::Capability;
 use timely::dataflow::StreamVec;
 use timely::ExchangeData;
 
-use crate::changes::{route, FeatureWrite, Keyed};
+use crate::changes::{route, FeatureWrite, KeyMap, Keyed};
 use crate::time::{ceil_to, effective_emission, Millis};
 
 /// Timers per emission time: the keys to look at again then.
 pub type Timers = BTreeMap<Millis, Vec<String>>;
+
+/// When a key is next looked at: the emission that queued it last, and its pending timer.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Schedule {
+    queued_at: Option<Millis>,
+    timer: Option<Millis>,
+}
+
+impl Schedule {
+    /// Queues the key for the emission at `now`; false if it already is.
+    pub fn queue(&mut self, now: Millis) -> bool {
+        let fresh = self.queued_at != Some(now);
+        self.queued_at = Some(now);
+        fresh
+    }
+
+    /// Asks for the key to be looked at again at `at`, unless that is already arranged.
+    pub fn arm(&mut self, at: Millis, key: &str, timers: &mut Timers) {
+        if self.timer != Some(at) {
+            timers.entry(at).or_default().push(key.to_string());
+            self.timer = Some(at);
+        }
+    }
+}
+
+/// Adds the keys of `due` timers to `queued` (each key once per emission) and marks the timers
+/// of every queued key that fire at `now` as spent.
+pub fn queue_due<S>(
+    keys: &mut KeyMap<S>,
+    now: Millis,
+    due: Vec<String>,
+    queued: &mut Vec<String>,
+    schedule: impl Fn(&mut S) -> &mut Schedule,
+) {
+    for key in due {
+        if let Some(state) = keys.get_mut(&key) {
+            if schedule(state).queue(now) {
+                queued.push(key);
+            }
+        }
+    }
+    for key in queued.iter() {
+        if let Some(state) = keys.get_mut(key) {
+            let schedule = schedule(state);
+            if schedule.timer == Some(now) {
+                schedule.timer = None;
+            }
+        }
+    }
+}
 
 /// Per-key window logic driven by [`emission_operator`].
 pub trait KeyedLogic: 'static {

@@ -13,7 +13,7 @@ use timely::dataflow::StreamVec;
 use timely::ExchangeData;
 
 use crate::changes::{store_key, FeatureWrite, KeyMap, Keyed, Rendered, Written};
-use crate::driver::{emission_operator, KeyedLogic, Timers};
+use crate::driver::{emission_operator, queue_due, KeyedLogic, Schedule, Timers};
 use crate::time::{ceil_to, Millis, Order};
 
 /// One window: its name in feature keys (`5m`) and its length.
@@ -82,9 +82,7 @@ struct Window<A> {
 struct KeyState<A: Aggregate> {
     log: BTreeMap<Order, A::Entry>,
     windows: Vec<Window<A>>,
-    timer: Option<Millis>,
-    /// The emission that last queued this key, so that it is queued once per emission.
-    queued_at: Option<Millis>,
+    schedule: Schedule,
 }
 
 impl<A: Aggregate> KeyState<A> {
@@ -100,8 +98,7 @@ impl<A: Aggregate> KeyState<A> {
                     written: Written::default(),
                 })
                 .collect(),
-            timer: None,
-            queued_at: None,
+            schedule: Schedule::default(),
         }
     }
 }
@@ -138,8 +135,7 @@ impl<A: Aggregate> Rolling<A> {
         }
         state.log.insert(order, record.entry);
         crate::gauge::add(1);
-        if state.queued_at != Some(now) {
-            state.queued_at = Some(now);
+        if state.schedule.queue(now) {
             self.touched.push(record.key);
         }
     }
@@ -224,10 +220,7 @@ impl<A: Aggregate> Rolling<A> {
         }
         match next_expiry {
             Some(expiry) => {
-                if state.timer != Some(expiry) {
-                    timers.entry(expiry).or_default().push(key.to_string());
-                    state.timer = Some(expiry);
-                }
+                state.schedule.arm(expiry, key, timers);
             }
             None => {
                 if state.windows.iter().all(|w| w.written.is_empty()) {
@@ -253,20 +246,8 @@ impl<A: Aggregate> KeyedLogic for Rolling<A> {
             self.insert(now, record);
         }
         let mut touched = std::mem::take(&mut self.touched);
-        for key in due {
-            if let Some(state) = self.keys.get_mut(&key) {
-                if state.queued_at != Some(now) {
-                    state.queued_at = Some(now);
-                    touched.push(key);
-                }
-            }
-        }
+        queue_due(&mut self.keys, now, due, &mut touched, |s| &mut s.schedule);
         for key in touched.drain(..) {
-            if let Some(state) = self.keys.get_mut(&key) {
-                if state.timer == Some(now) {
-                    state.timer = None;
-                }
-            }
             self.advance(now, &key, timers, out);
         }
         self.touched = touched;

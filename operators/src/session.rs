@@ -9,7 +9,7 @@ use timely::dataflow::StreamVec;
 use timely::ExchangeData;
 
 use crate::changes::{store_key, FeatureWrite, KeyMap, Keyed, Rendered, Written};
-use crate::driver::{emission_operator, KeyedLogic, Timers};
+use crate::driver::{emission_operator, queue_due, KeyedLogic, Schedule, Timers};
 use crate::time::{ceil_to, Millis, Order};
 
 /// What a session operator computes and how it names and expires the results.
@@ -49,9 +49,7 @@ struct KeyState<E, S> {
     state: Option<(S, Order)>,
     written: Written,
     dirty: bool,
-    timer: Option<Millis>,
-    /// The emission that last queued this key, so that it is queued once per emission.
-    queued_at: Option<Millis>,
+    schedule: Schedule,
 }
 
 impl<E, S> Default for KeyState<E, S> {
@@ -61,8 +59,7 @@ impl<E, S> Default for KeyState<E, S> {
             state: None,
             written: Written::default(),
             dirty: false,
-            timer: None,
-            queued_at: None,
+            schedule: Schedule::default(),
         }
     }
 }
@@ -171,10 +168,7 @@ impl<S: SessionFeatures> Sessions<S> {
             if let Some(state) = self.keys.get_mut(key) {
                 state.dirty = false;
                 let close = ceil_to(last.0 + gap + 1, self.config.interval);
-                if state.timer != Some(close) {
-                    timers.entry(close).or_default().push(key.to_string());
-                    state.timer = Some(close);
-                }
+                state.schedule.arm(close, key, timers);
             }
             return;
         }
@@ -215,26 +209,13 @@ impl<S: SessionFeatures> KeyedLogic for Sessions<S> {
             state.records.insert(order, record.entry);
             crate::gauge::add(1);
             state.dirty = true;
-            if state.queued_at != Some(now) {
-                state.queued_at = Some(now);
+            if state.schedule.queue(now) {
                 self.touched.push(record.key);
             }
         }
         let mut touched = std::mem::take(&mut self.touched);
-        for key in due {
-            if let Some(state) = self.keys.get_mut(&key) {
-                if state.queued_at != Some(now) {
-                    state.queued_at = Some(now);
-                    touched.push(key);
-                }
-            }
-        }
+        queue_due(&mut self.keys, now, due, &mut touched, |s| &mut s.schedule);
         for key in touched.drain(..) {
-            if let Some(state) = self.keys.get_mut(&key) {
-                if state.timer == Some(now) {
-                    state.timer = None;
-                }
-            }
             self.advance(now, &key, timers, out);
         }
         self.touched = touched;
