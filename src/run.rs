@@ -244,12 +244,13 @@ fn worker_main(
                 &mut |partition, bytes, position| {
                     records += 1;
                     parse_record(bytes, &mut events, &mut rejects);
+                    // The batch's largest event time and last position, per partition.
+                    let (largest, last) = batch_largest[partition].get_or_insert((0, position));
+                    *last = position;
                     for event in events.drain(..) {
                         good += 1;
                         watermarks.observe(partition, event.time, now);
-                        let largest =
-                            batch_largest[partition].map_or(event.time, |(t, _)| t.max(event.time));
-                        batch_largest[partition] = Some((largest, position));
+                        *largest = (*largest).max(event.time);
                         let first_emission = ceil_to(event.time.max(entered), longest_interval);
                         let batch = arrivals.entry(first_emission).or_default();
                         match batch.last_mut() {
@@ -262,11 +263,6 @@ fn worker_main(
                         if let Err(e) = bad_rows.report(&row) {
                             failure.get_or_insert(e);
                         }
-                    }
-                    if let Some(entry) = batch_largest[partition].as_mut() {
-                        entry.1 = position;
-                    } else {
-                        batch_largest[partition] = Some((0, position));
                     }
                 },
             )
