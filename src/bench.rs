@@ -48,9 +48,9 @@ impl BadRowSink for NoBadRows {
     }
 }
 
-fn peak_rss_bytes() -> Option<f64> {
+fn status_bytes(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024.0)
 }
@@ -145,7 +145,9 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<Figure>, String> {
     compute.push("output.sink=discard".to_string());
     let config = config::load(None, Vec::new(), &compute).map_err(|e| e.to_string())?;
     operators::gauge::reset_peak();
+    let heap = crate::alloc::Counting::start();
     let (seconds, metrics) = timed_run(config, options.threads, &records, None)?;
+    let peak_heap = heap.finish();
     let peak_state = operators::gauge::peak() as f64;
     figure("compute-only throughput", events / seconds, "events/s");
     figure(
@@ -164,12 +166,27 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<Figure>, String> {
         peak_state / options.shop.users.max(1) as f64,
         "records/user",
     );
-    if let Some(rss) = peak_rss_bytes() {
-        figure("peak RSS", rss / 1_048_576.0, "MiB");
+    if let Some(heap) = peak_heap {
+        let heap = heap as f64;
+        figure("peak heap of the job", heap / 1_048_576.0, "MiB");
         figure(
-            "peak RSS per user",
-            rss / options.shop.users.max(1) as f64,
+            "peak heap per user",
+            heap / options.shop.users.max(1) as f64,
             "bytes/user",
+        );
+        if peak_state > 0.0 {
+            figure(
+                "peak heap per record held",
+                heap / peak_state,
+                "bytes/record",
+            );
+        }
+    }
+    if let Some(rss) = status_bytes("VmHWM:") {
+        figure(
+            "peak RSS (with the input held in memory)",
+            rss / 1_048_576.0,
+            "MiB",
         );
     }
 

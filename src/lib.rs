@@ -1,6 +1,7 @@
 //! live-shopper: the binary's library half: configuration, sources, sinks, the generator and the
 //! wiring of the dataflow.
 
+pub mod alloc;
 pub mod bench;
 pub mod config;
 pub mod generate;

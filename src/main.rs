@@ -14,9 +14,10 @@ use live_shopper::metrics::Metrics;
 use live_shopper::run::{self, Cluster, Connectors};
 
 // Every event and feature write allocates a few short strings; mimalloc handles that pattern
-// markedly better than the system allocator (see BENCHMARKS.md).
+// markedly better than the system allocator (see BENCHMARKS.md). The counting wrapper costs one
+// relaxed load per allocation unless `bench` is measuring the heap.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: live_shopper::alloc::CountingAllocator = live_shopper::alloc::CountingAllocator;
 
 /// live-shopper: real-time shopper features from Snowplow events, in Redis.
 #[derive(Parser, Debug)]

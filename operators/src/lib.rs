@@ -6,12 +6,14 @@
 //! - [`changes`]: the records that flow between operators and change-only emission.
 //! - [`rolling`]: incremental rolling windows per key.
 //! - [`session`]: session windows per key.
+//! - [`symbols`]: the string table that window state refers to.
 
 pub mod changes;
 pub mod driver;
 pub mod gauge;
 pub mod rolling;
 pub mod session;
+pub mod symbols;
 pub mod time;
 pub mod watermark;
 

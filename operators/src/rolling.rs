@@ -1,19 +1,19 @@
 //! Incremental rolling windows per key.
 //!
-//! Each key keeps one log of its records, ordered by (event time, event id), covering the
-//! longest window, and for every window an [`Aggregate`] that records enter when they become
-//! effective and leave when the window's start passes them. Work per record is a few ordered-map
-//! operations per window, whatever the window length or the emission rate; the keys are revisited
+//! Each key keeps one log of its records, ordered by (event time, event id), covering the longest
+//! window, with their strings interned in the operator's [`Symbols`]; and for every window an
+//! [`Aggregate`] that records enter when they become effective and leave when the window's start
+//! passes them. Work per record is a few ordered-map operations per window, whatever the window length or the emission rate; the keys are revisited
 //! only when a record arrives or the oldest record of one of their windows expires.
 
-use std::collections::BTreeMap;
-use std::ops::Bound::{Excluded, Included, Unbounded};
+use std::collections::VecDeque;
 
 use timely::dataflow::StreamVec;
 use timely::ExchangeData;
 
 use crate::changes::{store_key, FeatureWrite, KeyMap, Keyed, Rendered, Written};
 use crate::driver::{emission_operator, queue_due, KeyedLogic, Schedule, Timers};
+use crate::symbols::Symbols;
 use crate::time::{ceil_to, Millis, Order};
 
 /// One window: its name in feature keys (`5m`) and its length.
@@ -42,31 +42,66 @@ pub struct RollingConfig {
 
 /// An incrementally maintained aggregate over the records of one key's window.
 pub trait Aggregate: Default + 'static {
-    /// The lane payload of one record.
+    /// The lane payload of one record, as it travels between workers.
     type Entry: ExchangeData;
+    /// The payload as the window holds it: strings replaced by [`Sym`]s of the operator's table.
+    type Stored: 'static;
+
+    /// Converts an arriving payload to its held form, interning its strings.
+    fn store(entry: Self::Entry, symbols: &mut Symbols) -> Self::Stored;
+
+    /// Releases the strings of a payload that leaves the state.
+    fn release(stored: &Self::Stored, symbols: &mut Symbols);
 
     /// A record enters the window.
-    fn insert(&mut self, order: Order, entry: &Self::Entry);
+    fn insert(&mut self, order: Order, entry: &Self::Stored);
 
     /// A record leaves the window. Records leave in (event time, event id) order.
-    fn remove(&mut self, order: Order, entry: &Self::Entry);
+    fn remove(&mut self, order: Order, entry: &Self::Stored);
 
     /// Renders each feature's current value into `values` (slots in [`RollingConfig::features`]
     /// order; a slot left untouched is a feature without a value). Only called for a non-empty
     /// window.
-    fn render(&self, window: WindowLog<'_, Self::Entry>, values: &mut Rendered);
+    fn render(&self, window: WindowLog<'_, Self::Stored>, symbols: &Symbols, values: &mut Rendered);
 }
 
 /// Read access to the records of one window, for features that need the latest records.
 pub struct WindowLog<'a, E> {
-    log: &'a BTreeMap<Order, E>,
-    after: Order,
+    records: std::collections::vec_deque::Iter<'a, (Order, E)>,
 }
 
 impl<'a, E> WindowLog<'a, E> {
     /// The window's records, latest first.
-    pub fn latest_first(&self) -> impl Iterator<Item = (&'a Order, &'a E)> + 'a {
-        self.log.range((Excluded(self.after), Unbounded)).rev()
+    pub fn latest_first(self) -> impl Iterator<Item = &'a (Order, E)> + 'a {
+        self.records.rev()
+    }
+}
+
+/// The records of one key over the longest window, in (event time, event id) order. Records
+/// arrive almost in order, so a sorted ring buffer is both smaller and faster than a tree.
+struct Log<E> {
+    records: VecDeque<(Order, E)>,
+}
+
+impl<E> Log<E> {
+    /// Index of the first record after time `time`.
+    fn after(&self, time: Millis) -> usize {
+        self.records.partition_point(|(order, _)| order.0 <= time)
+    }
+
+    fn contains(&self, order: Order) -> bool {
+        self.records
+            .binary_search_by(|(probe, _)| probe.cmp(&order))
+            .is_ok()
+    }
+
+    fn insert(&mut self, order: Order, entry: E) {
+        if self.records.back().is_none_or(|(last, _)| *last < order) {
+            self.records.push_back((order, entry));
+        } else {
+            let at = self.records.partition_point(|(probe, _)| *probe < order);
+            self.records.insert(at, (order, entry));
+        }
     }
 }
 
@@ -80,7 +115,7 @@ struct Window<A> {
 }
 
 struct KeyState<A: Aggregate> {
-    log: BTreeMap<Order, A::Entry>,
+    log: Log<A::Stored>,
     windows: Vec<Window<A>>,
     schedule: Schedule,
 }
@@ -88,7 +123,9 @@ struct KeyState<A: Aggregate> {
 impl<A: Aggregate> KeyState<A> {
     fn new(windows: usize) -> Self {
         KeyState {
-            log: BTreeMap::new(),
+            log: Log {
+                records: VecDeque::new(),
+            },
             windows: (0..windows)
                 .map(|_| Window {
                     aggregate: A::default(),
@@ -107,6 +144,7 @@ struct Rolling<A: Aggregate> {
     config: RollingConfig,
     longest: Millis,
     keys: KeyMap<KeyState<A>>,
+    symbols: Symbols,
     touched: Vec<String>,
     values: Rendered,
 }
@@ -123,17 +161,18 @@ impl<A: Aggregate> Rolling<A> {
         };
         let order = record.order();
         // The same event delivered twice counts once.
-        if record.time + self.longest <= now || state.log.contains_key(&order) {
+        if record.time + self.longest <= now || state.log.contains(order) {
             return;
         }
+        let stored = A::store(record.entry, &mut self.symbols);
         for (window, spec) in state.windows.iter_mut().zip(&self.config.windows) {
             if record.time + spec.length > now {
-                window.aggregate.insert(order, &record.entry);
+                window.aggregate.insert(order, &stored);
                 window.len += 1;
                 window.dirty = true;
             }
         }
-        state.log.insert(order, record.entry);
+        state.log.insert(order, stored);
         crate::gauge::add(1);
         if state.schedule.queue(now) {
             self.touched.push(record.key);
@@ -155,12 +194,9 @@ impl<A: Aggregate> Rolling<A> {
         for (window, spec) in state.windows.iter_mut().zip(&config.windows) {
             let start = now.saturating_sub(spec.length);
             if start > window.start {
-                let leaving = (
-                    Excluded((window.start, u128::MAX)),
-                    Included((start, u128::MAX)),
-                );
-                for (&order, entry) in state.log.range(leaving) {
-                    window.aggregate.remove(order, entry);
+                let leaving = state.log.after(window.start)..state.log.after(start);
+                for (order, entry) in state.log.records.range(leaving) {
+                    window.aggregate.remove(*order, entry);
                     window.len -= 1;
                     window.dirty = true;
                 }
@@ -172,10 +208,11 @@ impl<A: Aggregate> Rolling<A> {
                 self.values.reset(config.features.len());
                 if window.len > 0 {
                     let view = WindowLog {
-                        log: &state.log,
-                        after: (window.start, u128::MAX),
+                        records: state.log.records.range(state.log.after(window.start)..),
                     };
-                    window.aggregate.render(view, &mut self.values);
+                    window
+                        .aggregate
+                        .render(view, &self.symbols, &mut self.values);
                 }
                 let ttl_ms = spec.length + config.grace;
                 window
@@ -200,9 +237,9 @@ impl<A: Aggregate> Rolling<A> {
             if window.len > 0 {
                 let oldest = state
                     .log
-                    .range((Excluded((window.start, u128::MAX)), Unbounded))
-                    .next()
-                    .map(|(&(time, _), _)| time);
+                    .records
+                    .get(state.log.after(window.start))
+                    .map(|&((time, _), _)| time);
                 if let Some(oldest) = oldest {
                     let expiry = ceil_to(oldest + spec.length, config.interval);
                     next_expiry = Some(next_expiry.map_or(expiry, |e| e.min(expiry)));
@@ -212,10 +249,13 @@ impl<A: Aggregate> Rolling<A> {
         let log_start = now.saturating_sub(self.longest);
         while state
             .log
-            .first_key_value()
-            .is_some_and(|(&(t, _), _)| t <= log_start)
+            .records
+            .front()
+            .is_some_and(|&((t, _), _)| t <= log_start)
         {
-            state.log.pop_first();
+            if let Some((_, stored)) = state.log.records.pop_front() {
+                A::release(&stored, &mut self.symbols);
+            }
             crate::gauge::add(-1);
         }
         match next_expiry {
@@ -268,6 +308,7 @@ pub fn rolling<'s, A: Aggregate>(
         config,
         longest,
         keys: KeyMap::default(),
+        symbols: Symbols::default(),
         touched: Vec::new(),
         values: Rendered::default(),
     };

@@ -3,13 +3,14 @@
 //! when the watermark passes its last record plus the gap, and its final values are written then
 //! with the retention expiry.
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 
 use timely::dataflow::StreamVec;
 use timely::ExchangeData;
 
 use crate::changes::{store_key, FeatureWrite, KeyMap, Keyed, Rendered, Written};
 use crate::driver::{emission_operator, queue_due, KeyedLogic, Schedule, Timers};
+use crate::symbols::Symbols;
 use crate::time::{ceil_to, Millis, Order};
 
 /// What a session operator computes and how it names and expires the results.
@@ -29,21 +30,32 @@ pub struct SessionConfig {
 
 /// The features of one session, folded over its records in (event time, event id) order.
 pub trait SessionFeatures: Default + 'static {
-    /// The lane payload of one record.
+    /// The lane payload of one record, as it travels between workers.
     type Entry: ExchangeData;
-    /// What the features need of the records folded so far.
+    /// The payload as the session holds it: strings replaced by [`Sym`](crate::symbols::Sym)s
+    /// of the operator's table.
+    type Stored: 'static;
+    /// What the features need of the records folded so far. It may refer to the symbols of the
+    /// records it folded, which stay held while the state exists.
     type State: Default + 'static;
 
+    /// Converts an arriving payload to its held form, interning its strings.
+    fn store(entry: Self::Entry, symbols: &mut Symbols) -> Self::Stored;
+
+    /// Releases the strings of a payload that leaves the state.
+    fn release(stored: &Self::Stored, symbols: &mut Symbols);
+
     /// Folds the next record (later in the order than every record folded before) into `state`.
-    fn add(&self, state: &mut Self::State, order: Order, entry: &Self::Entry);
+    fn add(&self, state: &mut Self::State, order: Order, entry: &Self::Stored);
 
     /// Renders each feature's value for a session of at least one record into `values` (a slot
     /// left untouched is a feature without a value).
-    fn render(&self, state: &Self::State, values: &mut Rendered);
+    fn render(&self, state: &Self::State, symbols: &Symbols, values: &mut Rendered);
 }
 
 struct KeyState<E, S> {
-    records: BTreeMap<Order, E>,
+    /// In (event time, event id) order.
+    records: VecDeque<(Order, E)>,
     /// The fold of the first run up to `folded_to`, while records keep arriving in order;
     /// dropped (and rebuilt from `records`) when one arrives out of order.
     state: Option<(S, Order)>,
@@ -55,7 +67,7 @@ struct KeyState<E, S> {
 impl<E, S> Default for KeyState<E, S> {
     fn default() -> Self {
         KeyState {
-            records: BTreeMap::new(),
+            records: VecDeque::new(),
             state: None,
             written: Written::default(),
             dirty: false,
@@ -67,7 +79,8 @@ impl<E, S> Default for KeyState<E, S> {
 struct Sessions<S: SessionFeatures> {
     config: SessionConfig,
     features: S,
-    keys: KeyMap<KeyState<S::Entry, S::State>>,
+    keys: KeyMap<KeyState<S::Stored, S::State>>,
+    symbols: Symbols,
     touched: Vec<String>,
     values: Rendered,
 }
@@ -77,7 +90,7 @@ impl<S: SessionFeatures> Sessions<S> {
         &mut self,
         now: Millis,
         key: &str,
-        run: std::ops::RangeInclusive<Order>,
+        run: std::ops::Range<usize>,
         closing: bool,
         out: &mut Vec<FeatureWrite>,
     ) {
@@ -86,13 +99,15 @@ impl<S: SessionFeatures> Sessions<S> {
         };
         let config = &self.config;
         let features = &self.features;
-        let last = *run.end();
+        let Some(&(last, _)) = run.end.checked_sub(1).and_then(|i| state.records.get(i)) else {
+            return;
+        };
         let current = match &state.state {
             Some((_, folded_to)) if !closing && *folded_to == last => state.state.as_ref(),
             _ => {
                 let mut fresh = S::State::default();
-                for (&order, entry) in state.records.range(run) {
-                    features.add(&mut fresh, order, entry);
+                for (order, entry) in state.records.range(run) {
+                    features.add(&mut fresh, *order, entry);
                 }
                 state.state = Some((fresh, last));
                 state.state.as_ref()
@@ -100,7 +115,7 @@ impl<S: SessionFeatures> Sessions<S> {
         };
         self.values.reset(config.features.len());
         if let Some((current, _)) = current {
-            features.render(current, &mut self.values);
+            features.render(current, &self.symbols, &mut self.values);
         }
         let (ttl_ms, refresh_every) = if closing {
             (config.retention, 0)
@@ -137,24 +152,26 @@ impl<S: SessionFeatures> Sessions<S> {
             let Some(state) = self.keys.get(key) else {
                 return;
             };
-            let Some((&first, _)) = state.records.first_key_value() else {
+            let Some(&(first, _)) = state.records.front() else {
                 break;
             };
             // The first run ends where the next record is more than the gap later.
             let mut last = first;
-            for (&order, _) in state.records.range(first..) {
+            let mut end = 0;
+            for (order, _) in &state.records {
                 if order.0 > last.0 + gap {
                     break;
                 }
-                last = order;
+                last = *order;
+                end += 1;
             }
             if now > last.0 + gap {
-                self.write(now, key, first..=last, true, out);
+                self.write(now, key, 0..end, true, out);
                 if let Some(state) = self.keys.get_mut(key) {
-                    let mut later = state.records.split_off(&last);
-                    later.pop_first();
-                    crate::gauge::add(-(state.records.len() as i64 + 1));
-                    state.records = later;
+                    for (_, stored) in state.records.drain(..end) {
+                        S::release(&stored, &mut self.symbols);
+                    }
+                    crate::gauge::add(-(end as i64));
                     state.state = None;
                     state.written.clear();
                     state.dirty = true;
@@ -163,7 +180,7 @@ impl<S: SessionFeatures> Sessions<S> {
             }
             let dirty = state.dirty || state.written.refresh_due(now, gap / 2);
             if dirty {
-                self.write(now, key, first..=last, false, out);
+                self.write(now, key, 0..end, false, out);
             }
             if let Some(state) = self.keys.get_mut(key) {
                 state.dirty = false;
@@ -193,20 +210,26 @@ impl<S: SessionFeatures> KeyedLogic for Sessions<S> {
                 Some(state) => state,
                 None => self.keys.entry(record.key.clone()).or_default(),
             };
-            if state.records.contains_key(&order) {
+            let at = state.records.partition_point(|(probe, _)| *probe < order);
+            if state
+                .records
+                .get(at)
+                .is_some_and(|(probe, _)| *probe == order)
+            {
                 // The same event delivered twice counts once.
                 continue;
             }
+            let stored = S::store(record.entry, &mut self.symbols);
             match state.state.as_mut() {
                 Some((folded, folded_to))
                     if order > *folded_to && order.0 <= folded_to.0 + self.config.gap =>
                 {
-                    self.features.add(folded, order, &record.entry);
+                    self.features.add(folded, order, &stored);
                     *folded_to = order;
                 }
                 _ => state.state = None,
             }
-            state.records.insert(order, record.entry);
+            state.records.insert(at, (order, stored));
             crate::gauge::add(1);
             state.dirty = true;
             if state.schedule.queue(now) {
@@ -235,6 +258,7 @@ pub fn sessions<'s, S: SessionFeatures>(
         config,
         features: S::default(),
         keys: KeyMap::default(),
+        symbols: Symbols::default(),
         touched: Vec::new(),
         values: Rendered::default(),
     };

@@ -2,6 +2,7 @@
 
 use operators::changes::Rendered;
 use operators::rolling::{Aggregate, WindowLog};
+use operators::symbols::Symbols;
 use operators::Order;
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +48,13 @@ pub struct CartAggregate {
 
 impl Aggregate for CartAggregate {
     type Entry = CartChange;
+    type Stored = CartChange;
+
+    fn store(entry: CartChange, _symbols: &mut Symbols) -> CartChange {
+        entry
+    }
+
+    fn release(_stored: &CartChange, _symbols: &mut Symbols) {}
 
     fn insert(&mut self, _order: Order, entry: &CartChange) {
         if entry.add {
@@ -64,7 +72,7 @@ impl Aggregate for CartAggregate {
         }
     }
 
-    fn render(&self, window: WindowLog<'_, CartChange>, values: &mut Rendered) {
+    fn render(&self, window: WindowLog<'_, CartChange>, _symbols: &Symbols, values: &mut Rendered) {
         values.set(0, self.adds);
         values.set(1, self.removes);
         values.set(2, self.adds + self.removes);

@@ -1,8 +1,9 @@
 //! Category lane: category views per user (a product view counts for its product's category,
 //! a list view for its list name).
 
-use operators::changes::{KeyMap, Rendered};
+use operators::changes::Rendered;
 use operators::rolling::{Aggregate, WindowLog};
+use operators::symbols::{Sym, SymMap, Symbols};
 use operators::Order;
 use serde::{Deserialize, Serialize};
 
@@ -32,34 +33,44 @@ pub fn entry(event: &ShopperEvent) -> Option<CategoryView> {
 #[derive(Default)]
 pub struct CategoryAggregate {
     views: u64,
-    counts: KeyMap<u64>,
+    counts: SymMap<u64>,
 }
 
 impl Aggregate for CategoryAggregate {
     type Entry = CategoryView;
+    type Stored = Sym;
 
-    fn insert(&mut self, _order: Order, entry: &CategoryView) {
-        self.views += 1;
-        *self.counts.entry(entry.category.clone()).or_default() += 1;
+    fn store(entry: CategoryView, symbols: &mut Symbols) -> Sym {
+        symbols.intern(&entry.category)
     }
 
-    fn remove(&mut self, _order: Order, entry: &CategoryView) {
+    fn release(stored: &Sym, symbols: &mut Symbols) {
+        symbols.release(*stored);
+    }
+
+    fn insert(&mut self, _order: Order, category: &Sym) {
+        self.views += 1;
+        *self.counts.entry(*category).or_default() += 1;
+    }
+
+    fn remove(&mut self, _order: Order, category: &Sym) {
         self.views -= 1;
-        if let Some(count) = self.counts.get_mut(&entry.category) {
+        if let Some(count) = self.counts.get_mut(category) {
             *count -= 1;
             if *count == 0 {
-                self.counts.remove(&entry.category);
+                self.counts.remove(category);
             }
         }
     }
 
-    fn render(&self, _window: WindowLog<'_, CategoryView>, values: &mut Rendered) {
+    fn render(&self, _window: WindowLog<'_, Sym>, symbols: &Symbols, values: &mut Rendered) {
         // Most views first, then the lexicographically smallest name.
         let top = self
             .counts
             .iter()
-            .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
-            .map(|(name, _)| name.as_str());
+            .map(|(&sym, &count)| (count, symbols.text(sym)))
+            .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(a.1)))
+            .map(|(_, name)| name);
         values.set_str(0, top);
         values.set(1, self.counts.len());
         values.set(2, self.views);

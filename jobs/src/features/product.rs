@@ -2,8 +2,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use operators::changes::{KeyMap, Rendered};
+use operators::changes::Rendered;
 use operators::rolling::{Aggregate, WindowLog};
+use operators::symbols::{Sym, SymMap, Symbols};
 use operators::Order;
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +41,12 @@ pub fn entry(event: &ShopperEvent) -> Option<ProductView> {
     })
 }
 
+/// A product view as the window holds it.
+pub struct StoredView {
+    product: Sym,
+    price: Option<Price>,
+}
+
 /// Views of one product in the window, oldest first (records leave oldest first).
 #[derive(Default)]
 struct Viewed {
@@ -50,7 +57,7 @@ struct Viewed {
 #[derive(Default)]
 pub struct ProductAggregate {
     views: u64,
-    products: KeyMap<Viewed>,
+    products: SymMap<Viewed>,
     /// Products viewed at least twice.
     returning: u64,
     /// Sum and count of the earliest-view prices of distinct products that have one.
@@ -79,13 +86,25 @@ impl ProductAggregate {
 
 impl Aggregate for ProductAggregate {
     type Entry = ProductView;
+    type Stored = StoredView;
 
-    fn insert(&mut self, order: Order, entry: &ProductView) {
+    fn store(entry: ProductView, symbols: &mut Symbols) -> StoredView {
+        StoredView {
+            product: symbols.intern(&entry.product),
+            price: entry.price,
+        }
+    }
+
+    fn release(stored: &StoredView, symbols: &mut Symbols) {
+        symbols.release(stored.product);
+    }
+
+    fn insert(&mut self, order: Order, entry: &StoredView) {
         self.views += 1;
         if let Some(p) = entry.price {
             *self.prices.entry(p).or_default() += 1;
         }
-        let viewed = self.products.entry(entry.product.clone()).or_default();
+        let viewed = self.products.entry(entry.product).or_default();
         let before = Self::first_price(viewed);
         let had = viewed.views.len();
         let at = viewed.views.partition_point(|&(o, _)| o < order);
@@ -103,7 +122,7 @@ impl Aggregate for ProductAggregate {
         }
     }
 
-    fn remove(&mut self, order: Order, entry: &ProductView) {
+    fn remove(&mut self, order: Order, entry: &StoredView) {
         self.views -= 1;
         if let Some(p) = entry.price {
             if let Some(count) = self.prices.get_mut(&p) {
@@ -137,7 +156,12 @@ impl Aggregate for ProductAggregate {
         }
     }
 
-    fn render(&self, _window: WindowLog<'_, ProductView>, values: &mut Rendered) {
+    fn render(
+        &self,
+        _window: WindowLog<'_, StoredView>,
+        _symbols: &Symbols,
+        values: &mut Rendered,
+    ) {
         values.set(0, self.products.len());
         values.set(1, self.views);
         if self.first_price_count > 0 {

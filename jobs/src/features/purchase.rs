@@ -3,6 +3,7 @@
 
 use operators::changes::Rendered;
 use operators::rolling::{Aggregate, WindowLog};
+use operators::symbols::Symbols;
 use operators::Order;
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +46,13 @@ pub struct PurchaseAggregate {
 
 impl Aggregate for PurchaseAggregate {
     type Entry = OrderPlaced;
+    type Stored = OrderPlaced;
+
+    fn store(entry: OrderPlaced, _symbols: &mut Symbols) -> OrderPlaced {
+        entry
+    }
+
+    fn release(_stored: &OrderPlaced, _symbols: &mut Symbols) {}
 
     fn insert(&mut self, _order: Order, entry: &OrderPlaced) {
         self.orders += 1;
@@ -56,7 +64,12 @@ impl Aggregate for PurchaseAggregate {
         self.value -= entry.value.0 as i128;
     }
 
-    fn render(&self, _window: WindowLog<'_, OrderPlaced>, values: &mut Rendered) {
+    fn render(
+        &self,
+        _window: WindowLog<'_, OrderPlaced>,
+        _symbols: &Symbols,
+        values: &mut Rendered,
+    ) {
         values.set(0, self.orders);
         format::write_mean_price(values.slot(1), self.value, 1);
         format::write_mean_price(values.slot(2), self.value, self.orders);

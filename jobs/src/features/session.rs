@@ -2,6 +2,7 @@
 
 use operators::changes::Rendered;
 use operators::session::SessionFeatures;
+use operators::symbols::{Sym, Symbols};
 use operators::Order;
 use serde::{Deserialize, Serialize};
 
@@ -82,11 +83,22 @@ pub fn entry(event: &ShopperEvent) -> Option<SessionEvent> {
     })
 }
 
+/// A session event as the session holds it.
+pub struct StoredEvent {
+    kind: SessionKind,
+    search: bool,
+    user: Sym,
+    campaign: Option<Sym>,
+    device: Option<Sym>,
+    platform: Option<Sym>,
+    location: Option<Sym>,
+}
+
 /// Computes the session features by folding the session's events in order.
 #[derive(Default)]
 pub struct Session;
 
-/// The fold of a session's events so far.
+/// The fold of a session's events so far; its symbols are those of the folded events.
 #[derive(Default)]
 pub struct SessionState {
     first: Option<Millis>,
@@ -95,28 +107,55 @@ pub struct SessionState {
     views: u64,
     adds: u64,
     searches: u64,
-    campaign: Option<String>,
-    user: String,
-    platform: Option<String>,
-    /// Sorted, distinct.
-    devices: Vec<String>,
-    /// Sorted, distinct.
-    locations: Vec<String>,
-    previous_location: Option<String>,
+    campaign: Option<Sym>,
+    user: Option<Sym>,
+    platform: Option<Sym>,
+    /// Distinct, in order of appearance.
+    devices: Vec<Sym>,
+    /// Distinct, in order of appearance.
+    locations: Vec<Sym>,
+    previous_location: Option<Sym>,
     region_changes: u64,
 }
 
-fn insert_sorted(set: &mut Vec<String>, item: &str) {
-    if let Err(at) = set.binary_search_by(|probe| probe.as_str().cmp(item)) {
-        set.insert(at, item.to_string());
+fn insert_distinct(set: &mut Vec<Sym>, item: Sym) {
+    if !set.contains(&item) {
+        set.push(item);
     }
+}
+
+fn write_set(out: &mut String, set: &[Sym], symbols: &Symbols) {
+    let mut texts: Vec<&str> = set.iter().map(|&sym| symbols.text(sym)).collect();
+    texts.sort_unstable();
+    format::write_sorted_list(out, texts);
 }
 
 impl SessionFeatures for Session {
     type Entry = SessionEvent;
+    type Stored = StoredEvent;
     type State = SessionState;
 
-    fn add(&self, state: &mut SessionState, (time, _): Order, event: &SessionEvent) {
+    fn store(event: SessionEvent, symbols: &mut Symbols) -> StoredEvent {
+        StoredEvent {
+            kind: event.kind,
+            search: event.search,
+            user: symbols.intern(&event.user),
+            campaign: symbols.intern_opt(event.campaign.as_deref()),
+            device: symbols.intern_opt(event.device.as_deref()),
+            platform: symbols.intern_opt(event.platform.as_deref()),
+            location: symbols.intern_opt(event.location.as_deref()),
+        }
+    }
+
+    fn release(event: &StoredEvent, symbols: &mut Symbols) {
+        symbols.release(event.user);
+        symbols.release_opt(event.campaign);
+        symbols.release_opt(event.device);
+        symbols.release_opt(event.platform);
+        symbols.release_opt(event.location);
+    }
+
+    fn add(&self, state: &mut SessionState, (time, _): Order, event: &StoredEvent) {
         state.first.get_or_insert(time);
         state.last = time;
         match event.kind {
@@ -127,40 +166,37 @@ impl SessionFeatures for Session {
         }
         state.searches += event.search as u64;
         if state.campaign.is_none() {
-            state.campaign.clone_from(&event.campaign);
+            state.campaign = event.campaign;
         }
-        if state.user != event.user {
-            state.user.clone_from(&event.user);
+        state.user = Some(event.user);
+        state.platform = event.platform;
+        if let Some(device) = event.device {
+            insert_distinct(&mut state.devices, device);
         }
-        if state.platform != event.platform {
-            state.platform.clone_from(&event.platform);
-        }
-        if let Some(device) = event.device.as_deref() {
-            insert_sorted(&mut state.devices, device);
-        }
-        if let Some(location) = event.location.as_deref() {
-            if state.previous_location.as_deref() != Some(location) {
+        if let Some(location) = event.location {
+            if state.previous_location != Some(location) {
                 if state.previous_location.is_some() {
                     state.region_changes += 1;
                 }
-                state.previous_location = Some(location.to_string());
+                state.previous_location = Some(location);
             }
-            insert_sorted(&mut state.locations, location);
+            insert_distinct(&mut state.locations, location);
         }
     }
 
-    fn render(&self, state: &SessionState, values: &mut Rendered) {
+    fn render(&self, state: &SessionState, symbols: &Symbols, values: &mut Rendered) {
         let Some(first) = state.first else { return };
+        let text = |sym: Option<Sym>| sym.map(|sym| symbols.text(sym));
         values.set(0, state.last - first);
         values.set(1, state.pages);
         values.set(2, state.pages < 2);
-        values.set_str(3, state.campaign.as_deref());
+        values.set_str(3, text(state.campaign));
         format::write_ratio(values.slot(4), state.adds as i128, state.views as i128);
         values.set(5, state.searches);
-        values.set_str(6, Some(&state.user));
-        format::write_sorted_list(values.slot(7), state.devices.iter().map(String::as_str));
-        values.set_str(8, state.platform.as_deref());
-        format::write_sorted_list(values.slot(9), state.locations.iter().map(String::as_str));
+        values.set_str(6, text(state.user));
+        write_set(values.slot(7), &state.devices, symbols);
+        values.set_str(8, text(state.platform));
+        write_set(values.slot(9), &state.locations, symbols);
         values.set(10, state.region_changes);
     }
 }
