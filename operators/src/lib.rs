@@ -4,6 +4,7 @@
 //! - [`time`]: event time, the emission grid and the total order of records.
 //! - [`watermark`]: per-partition watermarks with lateness and idleness.
 //! - [`changes`]: the records that flow between operators and change-only emission.
+//! - [`log`]: a key's records in order.
 //! - [`rolling`]: incremental rolling windows per key.
 //! - [`session`]: session windows per key.
 //! - [`symbols`]: the string table that window state refers to.
@@ -11,6 +12,7 @@
 pub mod changes;
 pub mod driver;
 pub mod gauge;
+pub mod log;
 pub mod rolling;
 pub mod session;
 pub mod symbols;

@@ -3,16 +3,16 @@
 //! Each key keeps one log of its records, ordered by (event time, event id), covering the longest
 //! window, with their strings interned in the operator's [`Symbols`]; and for every window an
 //! [`Aggregate`] that records enter when they become effective and leave when the window's start
-//! passes them. Work per record is a few ordered-map operations per window, whatever the window length or the emission rate; the keys are revisited
-//! only when a record arrives or the oldest record of one of their windows expires.
-
-use std::collections::VecDeque;
+//! passes them. Work per record is a few ordered-map operations per window, whatever the window
+//! length or the emission rate; the keys are revisited only when a record arrives or the oldest
+//! record of one of their windows expires.
 
 use timely::dataflow::StreamVec;
 use timely::ExchangeData;
 
 use crate::changes::{store_key, FeatureWrite, KeyMap, Keyed, Rendered, Written};
 use crate::driver::{emission_operator, queue_due, KeyedLogic, Schedule, Timers};
+use crate::log::Log;
 use crate::symbols::Symbols;
 use crate::time::{ceil_to, Millis, Order};
 
@@ -77,34 +77,6 @@ impl<'a, E> WindowLog<'a, E> {
     }
 }
 
-/// The records of one key over the longest window, in (event time, event id) order. Records
-/// arrive almost in order, so a sorted ring buffer is both smaller and faster than a tree.
-struct Log<E> {
-    records: VecDeque<(Order, E)>,
-}
-
-impl<E> Log<E> {
-    /// Index of the first record after time `time`.
-    fn after(&self, time: Millis) -> usize {
-        self.records.partition_point(|(order, _)| order.0 <= time)
-    }
-
-    fn contains(&self, order: Order) -> bool {
-        self.records
-            .binary_search_by(|(probe, _)| probe.cmp(&order))
-            .is_ok()
-    }
-
-    fn insert(&mut self, order: Order, entry: E) {
-        if self.records.back().is_none_or(|(last, _)| *last < order) {
-            self.records.push_back((order, entry));
-        } else {
-            let at = self.records.partition_point(|(probe, _)| *probe < order);
-            self.records.insert(at, (order, entry));
-        }
-    }
-}
-
 struct Window<A> {
     aggregate: A,
     len: u64,
@@ -123,9 +95,7 @@ struct KeyState<A: Aggregate> {
 impl<A: Aggregate> KeyState<A> {
     fn new(windows: usize) -> Self {
         KeyState {
-            log: Log {
-                records: VecDeque::new(),
-            },
+            log: Log::default(),
             windows: (0..windows)
                 .map(|_| Window {
                     aggregate: A::default(),
@@ -160,10 +130,14 @@ impl<A: Aggregate> Rolling<A> {
                 .or_insert_with(|| KeyState::new(windows)),
         };
         let order = record.order();
-        // The same event delivered twice counts once.
-        if record.time + self.longest <= now || state.log.contains(order) {
+        // Already past every window: nothing to count.
+        if record.time + self.longest <= now {
             return;
         }
+        // The same event delivered twice counts once.
+        let Some(slot) = state.log.slot(order) else {
+            return;
+        };
         let stored = A::store(record.entry, &mut self.symbols);
         for (window, spec) in state.windows.iter_mut().zip(&self.config.windows) {
             if record.time + spec.length > now {
@@ -172,7 +146,7 @@ impl<A: Aggregate> Rolling<A> {
                 window.dirty = true;
             }
         }
-        state.log.insert(order, stored);
+        state.log.insert_at(slot, order, stored);
         crate::gauge::add(1);
         if state.schedule.queue(now) {
             self.touched.push(record.key);

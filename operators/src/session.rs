@@ -3,13 +3,12 @@
 //! when the watermark passes its last record plus the gap, and its final values are written then
 //! with the retention expiry.
 
-use std::collections::VecDeque;
-
 use timely::dataflow::StreamVec;
 use timely::ExchangeData;
 
 use crate::changes::{store_key, FeatureWrite, KeyMap, Keyed, Rendered, Written};
 use crate::driver::{emission_operator, queue_due, KeyedLogic, Schedule, Timers};
+use crate::log::Log;
 use crate::symbols::Symbols;
 use crate::time::{ceil_to, Millis, Order};
 
@@ -54,8 +53,7 @@ pub trait SessionFeatures: Default + 'static {
 }
 
 struct KeyState<E, S> {
-    /// In (event time, event id) order.
-    records: VecDeque<(Order, E)>,
+    log: Log<E>,
     /// The fold of the first run up to `folded_to`, while records keep arriving in order;
     /// dropped (and rebuilt from `records`) when one arrives out of order.
     state: Option<(S, Order)>,
@@ -67,7 +65,7 @@ struct KeyState<E, S> {
 impl<E, S> Default for KeyState<E, S> {
     fn default() -> Self {
         KeyState {
-            records: VecDeque::new(),
+            log: Log::default(),
             state: None,
             written: Written::default(),
             dirty: false,
@@ -99,14 +97,18 @@ impl<S: SessionFeatures> Sessions<S> {
         };
         let config = &self.config;
         let features = &self.features;
-        let Some(&(last, _)) = run.end.checked_sub(1).and_then(|i| state.records.get(i)) else {
+        let Some(&(last, _)) = run
+            .end
+            .checked_sub(1)
+            .and_then(|i| state.log.records.get(i))
+        else {
             return;
         };
         let current = match &state.state {
             Some((_, folded_to)) if !closing && *folded_to == last => state.state.as_ref(),
             _ => {
                 let mut fresh = S::State::default();
-                for (order, entry) in state.records.range(run) {
+                for (order, entry) in state.log.records.range(run) {
                     features.add(&mut fresh, *order, entry);
                 }
                 state.state = Some((fresh, last));
@@ -152,13 +154,13 @@ impl<S: SessionFeatures> Sessions<S> {
             let Some(state) = self.keys.get(key) else {
                 return;
             };
-            let Some(&(first, _)) = state.records.front() else {
+            let Some(&(first, _)) = state.log.records.front() else {
                 break;
             };
             // The first run ends where the next record is more than the gap later.
             let mut last = first;
             let mut end = 0;
-            for (order, _) in &state.records {
+            for (order, _) in &state.log.records {
                 if order.0 > last.0 + gap {
                     break;
                 }
@@ -168,7 +170,7 @@ impl<S: SessionFeatures> Sessions<S> {
             if now > last.0 + gap {
                 self.write(now, key, 0..end, true, out);
                 if let Some(state) = self.keys.get_mut(key) {
-                    for (_, stored) in state.records.drain(..end) {
+                    for (_, stored) in state.log.records.drain(..end) {
                         S::release(&stored, &mut self.symbols);
                     }
                     crate::gauge::add(-(end as i64));
@@ -210,15 +212,10 @@ impl<S: SessionFeatures> KeyedLogic for Sessions<S> {
                 Some(state) => state,
                 None => self.keys.entry(record.key.clone()).or_default(),
             };
-            let at = state.records.partition_point(|(probe, _)| *probe < order);
-            if state
-                .records
-                .get(at)
-                .is_some_and(|(probe, _)| *probe == order)
-            {
-                // The same event delivered twice counts once.
+            // The same event delivered twice counts once.
+            let Some(slot) = state.log.slot(order) else {
                 continue;
-            }
+            };
             let stored = S::store(record.entry, &mut self.symbols);
             match state.state.as_mut() {
                 Some((folded, folded_to))
@@ -229,7 +226,7 @@ impl<S: SessionFeatures> KeyedLogic for Sessions<S> {
                 }
                 _ => state.state = None,
             }
-            state.records.insert(at, (order, stored));
+            state.log.insert_at(slot, order, stored);
             crate::gauge::add(1);
             state.dirty = true;
             if state.schedule.queue(now) {
