@@ -1,5 +1,5 @@
 //! Parser throughput: `parse_record` over 10 000 realistic events per encoding, built from the
-//! real Snowplow samples (../shared/fixtures) and the project's fixtures (jobs/tests/fixtures),
+//! real Snowplow samples (jobs/tests/fixtures/snowplow) and the project's fixtures (jobs/tests/fixtures),
 //! with varied event ids, times, users and sessions so that nothing is an identical copy.
 //!
 //! cargo bench --bench parse -- --warm-up-time 1 --measurement-time 3
@@ -50,7 +50,7 @@ fn vary(i: usize) -> Vary {
 }
 
 fn tsv_events() -> Vec<Vec<u8>> {
-    let mut templates = read("../shared/fixtures/snowplow-enriched-samples.tsv");
+    let mut templates = read("jobs/tests/fixtures/snowplow/snowplow-enriched-samples.tsv");
     templates.extend(read("jobs/tests/fixtures/ecommerce-enriched.tsv"));
     let (id, collector, derived, duid, dsid) = (
         field("event_id"),

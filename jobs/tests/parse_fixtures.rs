@@ -1,12 +1,12 @@
-//! The parser against real Snowplow events (../shared/fixtures) and the project's own fixtures
-//! (tests/fixtures, see generate.py there): every encoding, and batches.
+//! The parser against real Snowplow events (tests/fixtures/snowplow) and the project's own
+//! fixtures (tests/fixtures, see generate.py there): every encoding, and batches.
 
 use jobs::event::{EventKind, Price, Product, ShopperEvent};
 use jobs::parse::{encode_batch, parse_event, parse_record, Compression};
 
 fn shared(name: &str) -> String {
     let path = format!(
-        "{}/../../shared/fixtures/{name}",
+        "{}/tests/fixtures/snowplow/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))

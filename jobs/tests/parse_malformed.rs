@@ -7,14 +7,14 @@ use jobs::parse::{
 
 fn sample(line: usize) -> String {
     let path = format!(
-        "{}/../../shared/fixtures/snowplow-enriched-samples.tsv",
+        "{}/tests/fixtures/snowplow/snowplow-enriched-samples.tsv",
         env!("CARGO_MANIFEST_DIR")
     );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     text.lines().nth(line).unwrap().to_owned()
 }
 
-/// Line 2 of the shared samples (a transaction) with fields replaced.
+/// Line 2 of the Snowplow samples (a transaction) with fields replaced.
 fn tsv_with(changes: &[(&str, &str)]) -> Vec<u8> {
     let line = sample(1);
     let mut fields: Vec<&str> = line.split('\t').collect();
