@@ -49,6 +49,15 @@ struct BenchArgs {
     /// Event-time span, e.g. 2h or 26h.
     #[arg(long, default_value = "2h")]
     span: String,
+    /// Share of events, 0 to 1, that arrive --late later still (an offline buffer flushed).
+    #[arg(long, default_value_t = 0.0)]
+    late_rate: f64,
+    /// How much later the --late-rate share arrives, e.g. 10m or 2h.
+    #[arg(long, default_value = "0s")]
+    late: String,
+    /// Round event times down to this grain, e.g. 5s, so that events share timestamps.
+    #[arg(long, default_value = "1ms")]
+    time_grain: String,
     /// Random seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -133,6 +142,15 @@ struct GenerateArgs {
     /// Largest out-of-order delay of arrival, e.g. 2s.
     #[arg(long, default_value = "2s")]
     disorder: String,
+    /// Share of events, 0 to 1, that arrive --late later still (an offline buffer flushed).
+    #[arg(long, default_value_t = 0.0)]
+    late_rate: f64,
+    /// How much later the --late-rate share arrives, e.g. 10m or 2h.
+    #[arg(long, default_value = "0s")]
+    late: String,
+    /// Round event times down to this grain, e.g. 5s, so that events share timestamps.
+    #[arg(long, default_value = "1ms")]
+    time_grain: String,
     /// Random seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -213,6 +231,42 @@ fn progress_reporter(metrics: Arc<Metrics>, stop: Arc<AtomicBool>) -> std::threa
     })
 }
 
+/// Logs the records dropped as too late for every window of their lane, at most once per
+/// interval, while the job runs: late data is dropped visibly.
+fn late_reporter(stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut reported = 0;
+        let mut last = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(200));
+            if last.elapsed() < Duration::from_secs(10) {
+                continue;
+            }
+            let total = operators::late::total();
+            if total > reported {
+                eprintln!("live-shopper: {}", late_summary());
+                reported = total;
+                last = Instant::now();
+            }
+        }
+    })
+}
+
+/// Late records dropped so far, per lane.
+fn late_summary() -> String {
+    let counts = operators::late::counts();
+    let lanes: Vec<String> = counts
+        .iter()
+        .filter(|(_, &n)| n > 0)
+        .map(|(lane, n)| format!("{lane} {n}"))
+        .collect();
+    format!(
+        "{} lane record(s) too old for every window of their lane, dropped ({})",
+        counts.values().sum::<u64>(),
+        lanes.join(", ")
+    )
+}
+
 fn human(ms: u64) -> String {
     match ms {
         0..=9_999 => format!("{ms}ms"),
@@ -235,10 +289,15 @@ fn run_command(args: RunArgs) -> Result<(), String> {
     let reporter = args
         .progress
         .then(|| progress_reporter(metrics.clone(), stop.clone()));
+    let late = late_reporter(stop.clone());
     let result = run::run(config, &cluster, connectors, metrics.clone());
     stop.store(true, Ordering::Relaxed);
     if let Some(reporter) = reporter {
         let _ = reporter.join();
+    }
+    let _ = late.join();
+    if operators::late::total() > 0 {
+        eprintln!("live-shopper: {}", late_summary());
     }
     eprintln!(
         "live-shopper: {} records, {} events, {} bad rows, {} feature writes, {} Redis commands",
@@ -256,6 +315,10 @@ fn generate_command(args: GenerateArgs) -> Result<(), String> {
         .ok_or_else(|| format!("--span `{}`: write it like 2h or 26h", args.span))?;
     let disorder_ms = config::parse_duration(&args.disorder)
         .ok_or_else(|| format!("--disorder `{}`: write it like 2s or 500ms", args.disorder))?;
+    let late_ms = config::parse_duration(&args.late)
+        .ok_or_else(|| format!("--late `{}`: write it like 10m or 2h", args.late))?;
+    let time_grain_ms = config::parse_duration(&args.time_grain)
+        .ok_or_else(|| format!("--time-grain `{}`: write it like 1s", args.time_grain))?;
     let start_ms = jobs::parse::time::parse_timestamp(&args.start).ok_or_else(|| {
         format!(
             "--start `{}`: write it like 2026-01-01T00:00:00Z",
@@ -269,6 +332,9 @@ fn generate_command(args: GenerateArgs) -> Result<(), String> {
         span_ms,
         start_ms,
         disorder_ms,
+        late_rate: args.late_rate,
+        late_ms,
+        time_grain_ms,
         seed: args.seed,
         malformed_rate: args.malformed_rate,
         encoding,

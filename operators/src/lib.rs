@@ -8,10 +8,14 @@
 //! - [`rolling`]: incremental rolling windows per key.
 //! - [`session`]: session windows per key.
 //! - [`symbols`]: the string table that window state refers to.
+//! - [`late`]: records too old for every window, counted.
+//! - [`count`]: record counts that cannot wrap.
 
 pub mod changes;
+pub mod count;
 pub mod driver;
 pub mod gauge;
+pub mod late;
 pub mod log;
 pub mod rolling;
 pub mod session;

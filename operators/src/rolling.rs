@@ -11,7 +11,9 @@ use timely::dataflow::StreamVec;
 use timely::ExchangeData;
 
 use crate::changes::{store_key, FeatureWrite, KeyMap, Keyed, Rendered, Written};
+use crate::count::decrement;
 use crate::driver::{emission_operator, queue_due, KeyedLogic, Schedule, Timers};
+use crate::late::LateCounter;
 use crate::log::Log;
 use crate::symbols::Symbols;
 use crate::time::{ceil_to, Millis, Order};
@@ -80,10 +82,29 @@ impl<'a, E> WindowLog<'a, E> {
 struct Window<A> {
     aggregate: A,
     len: u64,
-    /// Records at or before this time have left the window.
+    /// Records at or before this time are not in the aggregate: they have left the window, or
+    /// arrived after the window had passed them and never entered it.
     start: Millis,
     dirty: bool,
     written: Written,
+}
+
+impl<A: Aggregate> Window<A> {
+    /// Moves the window's start up to `start`, taking out of the aggregate the records it
+    /// passes. Every record of `log` later than the old start is in the aggregate, so only
+    /// records that entered it leave it, whatever order they arrived in.
+    fn slide(&mut self, start: Millis, log: &Log<A::Stored>) {
+        if start <= self.start {
+            return;
+        }
+        let leaving = log.after(self.start)..log.after(start);
+        for (order, entry) in log.records.range(leaving) {
+            self.aggregate.remove(*order, entry);
+            decrement(&mut self.len);
+            self.dirty = true;
+        }
+        self.start = start;
+    }
 }
 
 struct KeyState<A: Aggregate> {
@@ -117,6 +138,7 @@ struct Rolling<A: Aggregate> {
     symbols: Symbols,
     touched: Vec<String>,
     values: Rendered,
+    late: LateCounter,
 }
 
 impl<A: Aggregate> Rolling<A> {
@@ -130,8 +152,9 @@ impl<A: Aggregate> Rolling<A> {
                 .or_insert_with(|| KeyState::new(windows)),
         };
         let order = record.order();
-        // Already past every window: nothing to count.
-        if record.time + self.longest <= now {
+        // Already past every window: it counts nowhere, and says so.
+        if record.time.saturating_add(self.longest) <= now {
+            self.late.record();
             return;
         }
         // The same event delivered twice counts once.
@@ -140,7 +163,10 @@ impl<A: Aggregate> Rolling<A> {
         };
         let stored = A::store(record.entry, &mut self.symbols);
         for (window, spec) in state.windows.iter_mut().zip(&self.config.windows) {
-            if record.time + spec.length > now {
+            // Bring the window to `now` first: a record it has already passed must not enter,
+            // or it would later leave a second time.
+            window.slide(now.saturating_sub(spec.length), &state.log);
+            if record.time > window.start {
                 window.aggregate.insert(order, &stored);
                 window.len += 1;
                 window.dirty = true;
@@ -166,16 +192,7 @@ impl<A: Aggregate> Rolling<A> {
         let config = &self.config;
         let mut next_expiry: Option<Millis> = None;
         for (window, spec) in state.windows.iter_mut().zip(&config.windows) {
-            let start = now.saturating_sub(spec.length);
-            if start > window.start {
-                let leaving = state.log.after(window.start)..state.log.after(start);
-                for (order, entry) in state.log.records.range(leaving) {
-                    window.aggregate.remove(*order, entry);
-                    window.len -= 1;
-                    window.dirty = true;
-                }
-                window.start = start;
-            }
+            window.slide(now.saturating_sub(spec.length), &state.log);
             let refresh_every = spec.length / 2;
             if window.dirty || window.written.refresh_due(now, refresh_every) {
                 window.dirty = false;
@@ -285,6 +302,7 @@ pub fn rolling<'s, A: Aggregate>(
         symbols: Symbols::default(),
         touched: Vec::new(),
         values: Rendered::default(),
+        late: LateCounter::register(name),
     };
     emission_operator(records, ends, interval, name, logic)
 }

@@ -1,6 +1,7 @@
 //! Cart lane: cart adds and removes per user.
 
 use operators::changes::Rendered;
+use operators::count::decrement;
 use operators::rolling::{Aggregate, WindowLog};
 use operators::symbols::Symbols;
 use operators::Order;
@@ -66,9 +67,9 @@ impl Aggregate for CartAggregate {
 
     fn remove(&mut self, _order: Order, entry: &CartChange) {
         if entry.add {
-            self.adds -= 1;
+            decrement(&mut self.adds);
         } else {
-            self.removes -= 1;
+            decrement(&mut self.removes);
         }
     }
 

@@ -2,6 +2,7 @@
 //! a list view for its list name).
 
 use operators::changes::Rendered;
+use operators::count::decrement;
 use operators::rolling::{Aggregate, WindowLog};
 use operators::symbols::{Sym, SymMap, Symbols};
 use operators::Order;
@@ -54,9 +55,9 @@ impl Aggregate for CategoryAggregate {
     }
 
     fn remove(&mut self, _order: Order, category: &Sym) {
-        self.views -= 1;
+        decrement(&mut self.views);
         if let Some(count) = self.counts.get_mut(category) {
-            *count -= 1;
+            decrement(count);
             if *count == 0 {
                 self.counts.remove(category);
             }

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use operators::changes::Rendered;
+use operators::count::decrement;
 use operators::rolling::{Aggregate, WindowLog};
 use operators::symbols::{Sym, SymMap, Symbols};
 use operators::Order;
@@ -78,7 +79,7 @@ impl ProductAggregate {
             if sign > 0 {
                 self.first_price_count += 1;
             } else {
-                self.first_price_count -= 1;
+                decrement(&mut self.first_price_count);
             }
         }
     }
@@ -123,10 +124,10 @@ impl Aggregate for ProductAggregate {
     }
 
     fn remove(&mut self, order: Order, entry: &StoredView) {
-        self.views -= 1;
+        decrement(&mut self.views);
         if let Some(p) = entry.price {
             if let Some(count) = self.prices.get_mut(&p) {
-                *count -= 1;
+                decrement(count);
                 if *count == 0 {
                     self.prices.remove(&p);
                 }
@@ -143,7 +144,7 @@ impl Aggregate for ProductAggregate {
         let remaining = viewed.views.len();
         let after = Self::first_price(viewed);
         if remaining == 1 {
-            self.returning -= 1;
+            decrement(&mut self.returning);
         }
         if at == 0 {
             self.adjust_first(before, -1);

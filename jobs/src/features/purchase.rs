@@ -2,6 +2,7 @@
 //! configured, a `checkout_step` event of the given step (its cart entity's `total_value`).
 
 use operators::changes::Rendered;
+use operators::count::decrement;
 use operators::rolling::{Aggregate, WindowLog};
 use operators::symbols::Symbols;
 use operators::Order;
@@ -60,7 +61,7 @@ impl Aggregate for PurchaseAggregate {
     }
 
     fn remove(&mut self, _order: Order, entry: &OrderPlaced) {
-        self.orders -= 1;
+        decrement(&mut self.orders);
         self.value -= entry.value.0 as i128;
     }
 
