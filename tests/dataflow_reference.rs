@@ -54,7 +54,8 @@ fn short_settings(lateness: u64) -> Settings {
     }
 }
 
-fn run_job(input: &Path, output: &Path, sets: &[&str], extra: &[&str]) {
+/// Runs the job over `input` into `output`; returns what it printed on stderr.
+fn run_job(input: &Path, output: &Path, sets: &[&str], extra: &[&str]) -> String {
     let mut command = Command::new(BIN);
     command
         .arg("run")
@@ -71,11 +72,9 @@ fn run_job(input: &Path, output: &Path, sets: &[&str], extra: &[&str]) {
     }
     command.args(extra);
     let result = command.output().expect("run job");
-    assert!(
-        result.status.success(),
-        "run {extra:?} failed: {}",
-        String::from_utf8_lossy(&result.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&result.stderr).into_owned();
+    assert!(result.status.success(), "run {extra:?} failed: {stderr}");
+    stderr
 }
 
 fn parse_file(path: &Path) -> Vec<ShopperEvent> {
@@ -87,11 +86,18 @@ fn parse_file(path: &Path) -> Vec<ShopperEvent> {
     events
 }
 
-fn compare(name: &str, generate_args: &[&str], sets: &[&str], extra: &[&str], settings: &Settings) {
+/// Checks the job against the reference on a generated shop; returns the job's stderr.
+fn compare(
+    name: &str,
+    generate_args: &[&str],
+    sets: &[&str],
+    extra: &[&str],
+    settings: &Settings,
+) -> String {
     let input = scratch(&format!("{name}.tsv"));
     let output = scratch(&format!("{name}.jsonl"));
     generate(&input, generate_args);
-    run_job(&input, &output, sets, extra);
+    let stderr = run_job(&input, &output, sets, extra);
     let events = parse_file(&input);
     assert!(events.len() > 1000, "{name}: too few events");
     let last = events
@@ -126,6 +132,22 @@ fn compare(name: &str, generate_args: &[&str], sets: &[&str], extra: &[&str], se
         expected.keys().any(|(_, k)| k.starts_with("session:")),
         "{name}: no sessions"
     );
+    assert_exact_numbers(name, &actual);
+    stderr
+}
+
+/// No numeric value may exceed 2^53, past which JSON readers and doubles lose integers: a
+/// wrapped counter (2^64 - 1) shows up here even where the reference agrees by accident.
+fn assert_exact_numbers(name: &str, changes: &reference::Changes) {
+    const LIMIT: f64 = 9_007_199_254_740_992.0;
+    for ((time, key), value) in changes {
+        let Some(value) = value else { continue };
+        for part in value.split('-') {
+            if let Ok(number) = part.parse::<f64>() {
+                assert!(number.abs() <= LIMIT, "{name}: {key} = {value} at {time}");
+            }
+        }
+    }
 }
 
 #[test]
@@ -152,6 +174,23 @@ fn matches_reference_across_seeds_with_bounded_disorder() {
     }
 }
 
+/// The default windows and gap (SPEC section 2).
+fn default_settings() -> Settings {
+    Settings {
+        product: vec![("5m".into(), 300_000), ("1h".into(), 3_600_000)],
+        category: vec![
+            ("5m".into(), 300_000),
+            ("1h".into(), 3_600_000),
+            ("24h".into(), 86_400_000),
+        ],
+        cart: vec![("5m".into(), 300_000), ("1h".into(), 3_600_000)],
+        purchase: vec![("24h".into(), 86_400_000)],
+        interval: 1_000,
+        gap: 1_800_000,
+        lateness: 5_000,
+    }
+}
+
 /// Default windows. `LIVE_SHOPPER_REFERENCE_EVENTS` and `LIVE_SHOPPER_REFERENCE_USERS` scale it
 /// up for a one-off check on millions of events (the reference is quadratic per key).
 #[test]
@@ -174,20 +213,143 @@ fn matches_reference_with_default_windows() {
         ],
         &[],
         &[],
-        &Settings {
-            product: vec![("5m".into(), 300_000), ("1h".into(), 3_600_000)],
-            category: vec![
-                ("5m".into(), 300_000),
-                ("1h".into(), 3_600_000),
-                ("24h".into(), 86_400_000),
-            ],
-            cart: vec![("5m".into(), 300_000), ("1h".into(), 3_600_000)],
-            purchase: vec![("24h".into(), 86_400_000)],
-            interval: 1_000,
-            gap: 1_800_000,
-            lateness: 5_000,
-        },
+        &default_settings(),
     );
+}
+
+/// A share of events arrives 10 minutes late (a mobile tracker flushing its offline buffer):
+/// later than the 1 and 5 minute windows, about as late as the 10 minute ones, later than the
+/// session gap. Each must count in every later emission whose window covers it.
+#[test]
+fn events_later_than_the_shortest_window() {
+    let mut sets = SHORT.to_vec();
+    sets.push("source.batch_size=1");
+    compare(
+        "late10m",
+        &[
+            "--users",
+            "80",
+            "--events",
+            "8000",
+            "--span",
+            "40m",
+            "--disorder",
+            "3s",
+            "--late-rate",
+            "0.03",
+            "--late",
+            "10m",
+            "--seed",
+            "12",
+        ],
+        &sets,
+        &[],
+        &short_settings(5_000),
+    );
+}
+
+/// Events two hours late are older than every short window: they count nowhere, and the job
+/// says how many it dropped.
+#[test]
+fn events_later_than_the_longest_window_are_dropped_and_reported() {
+    let mut sets = SHORT.to_vec();
+    sets.push("source.batch_size=1");
+    let stderr = compare(
+        "late2h",
+        &[
+            "--users",
+            "80",
+            "--events",
+            "8000",
+            "--span",
+            "40m",
+            "--disorder",
+            "3s",
+            "--late-rate",
+            "0.02",
+            "--late",
+            "2h",
+            "--seed",
+            "13",
+        ],
+        &sets,
+        &[],
+        &short_settings(5_000),
+    );
+    assert!(
+        stderr.contains("too old for every window of their lane, dropped"),
+        "no report of the dropped late records: {stderr}"
+    );
+}
+
+/// With the default windows, events 10 minutes and 2 hours late: beyond the 5 minute and the
+/// 1 hour windows, inside the 24 hour ones, and for 2 hours beyond the session gap.
+#[test]
+fn default_windows_with_events_minutes_and_hours_late() {
+    for (late, seed) in [("10m", "21"), ("2h", "22")] {
+        compare(
+            &format!("defaults-late{late}"),
+            &[
+                "--users",
+                "100",
+                "--events",
+                "10000",
+                "--span",
+                "4h",
+                "--disorder",
+                "3s",
+                "--late-rate",
+                "0.02",
+                "--late",
+                late,
+                "--seed",
+                seed,
+            ],
+            &["source.batch_size=1"],
+            &[],
+            &default_settings(),
+        );
+    }
+}
+
+/// Event times on a 10 second grain: a shopper's events share timestamps and are ordered by
+/// event id, for the order-dependent features (earliest view price, latest cart value, first
+/// campaign, region changes) too; some arrive late on top.
+#[test]
+fn identical_timestamps_are_ordered_by_event_id() {
+    let mut sets = SHORT.to_vec();
+    sets.push("source.batch_size=1");
+    compare(
+        "ties",
+        &[
+            "--users",
+            "30",
+            "--events",
+            "6000",
+            "--span",
+            "30m",
+            "--disorder",
+            "20s",
+            "--time-grain",
+            "10s",
+            "--late-rate",
+            "0.01",
+            "--late",
+            "3m",
+            "--seed",
+            "14",
+        ],
+        &sets,
+        &[],
+        &short_settings(5_000),
+    );
+    let events = parse_file(&scratch("ties.tsv"));
+    let mut seen = std::collections::BTreeSet::new();
+    let ties = events
+        .iter()
+        .filter(|e| !seen.insert((e.user.clone(), e.time)))
+        .count();
+    assert!(ties > 500, "only {ties} events share a shopper's timestamp");
 }
 
 #[test]

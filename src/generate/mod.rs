@@ -8,7 +8,9 @@
 //! Arrival order: events are simulated in event-time order, then each is delayed by a random
 //! amount in `[0, disorder_ms]` through a priority queue keyed by `event time + delay`. A record
 //! is released once no event still to be simulated can have an earlier release key, so when a
-//! record with event time `t` is emitted, every later record has event time `>= t - disorder_ms`.
+//! record with event time `t` is emitted, every later record has event time `>= t - disorder_ms`,
+//! except for the share `late_rate` of events held back by `late_ms` on top (a mobile tracker
+//! flushing its offline buffer): those arrive after records up to `late_ms + disorder_ms` newer.
 
 mod catalog;
 mod entities;
@@ -97,6 +99,13 @@ pub struct GenerateOptions {
     pub start_ms: u64,
     /// Largest amount by which a record may arrive after a record with a later event time.
     pub disorder_ms: u64,
+    /// Share (0 to 1) of events that arrive `late_ms` later still.
+    pub late_rate: f64,
+    /// How much later the late share arrives.
+    pub late_ms: u64,
+    /// Event times are rounded down to a multiple of this (1 = milliseconds as simulated), so
+    /// that a coarse grain gives many events of one shopper the same timestamp.
+    pub time_grain_ms: u64,
     /// Seed of every random choice.
     pub seed: u64,
     /// Share (0 to 1) of records replaced by a malformed record.
@@ -118,6 +127,9 @@ impl Default for GenerateOptions {
             // 2026-01-01T00:00:00Z
             start_ms: 1_767_225_600_000,
             disorder_ms: 2000,
+            late_rate: 0.0,
+            late_ms: 0,
+            time_grain_ms: 1,
             seed: 42,
             malformed_rate: 0.0,
             encoding: Encoding::Tsv,
@@ -159,6 +171,18 @@ impl GenerateOptions {
         }
         if self.disorder_ms > limit {
             return Err("disorder_ms is too large".into());
+        }
+        if !(0.0..=1.0).contains(&self.late_rate) {
+            return Err(format!(
+                "late_rate must be between 0 and 1, got {}",
+                self.late_rate
+            ));
+        }
+        if self.late_ms > limit {
+            return Err("late_ms is too large".into());
+        }
+        if self.time_grain_ms == 0 {
+            return Err("time_grain_ms must be at least 1".into());
         }
         Ok(())
     }
@@ -246,6 +270,7 @@ pub struct Shop {
     lookahead: Option<Event>,
     seq: u64,
     delay_rng: Rng,
+    late_rng: Rng,
     malformed_rng: Rng,
     emitted: u64,
 }
@@ -270,6 +295,7 @@ impl Shop {
         Ok(Shop {
             delay_rng: Rng::new(options.seed, 2),
             malformed_rng: Rng::new(options.seed, 3),
+            late_rng: Rng::new(options.seed, 4),
             options,
             catalog,
             sim,
@@ -314,16 +340,22 @@ impl Shop {
         self.pending.pop().map(|p| p.slot)
     }
 
-    fn enqueue(&mut self, event: Event) {
+    fn enqueue(&mut self, mut event: Event) {
+        let grain = self.options.time_grain_ms;
+        event.time -= event.time % grain;
         let max = self.options.disorder_ms;
         // Most records arrive nearly in order; a fifth straggle by up to the full bound.
-        let delay = if max == 0 {
+        let mut delay = if max == 0 {
             0
         } else if self.delay_rng.chance(0.8) {
             self.delay_rng.below(max / 10 + 1)
         } else {
             self.delay_rng.below(max + 1)
         };
+        // Drawn only when asked for, so that shops without late events keep their bytes.
+        if self.options.late_rate > 0.0 && self.late_rng.chance(self.options.late_rate) {
+            delay += self.options.late_ms;
+        }
         self.seq += 1;
         let release = event.time + delay;
         let slot = match self.free.pop() {

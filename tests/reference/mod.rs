@@ -341,7 +341,9 @@ pub fn expected_changes(arrived: &[Arrived], settings: &Settings, last_emission:
             by_session.entry(sid).or_default().push(a);
         }
     }
-    for (sid, events) in by_session {
+    for (sid, mut events) in by_session {
+        let late = late_for_session(&events, settings);
+        events.retain(|a| !late.contains(&(a.event.time, a.event.event_id)));
         let mut times = BTreeSet::new();
         for a in &events {
             times.insert(a.effective);
@@ -371,6 +373,46 @@ pub fn expected_changes(arrived: &[Arrived], settings: &Settings, last_emission:
         }
     }
     changes
+}
+
+/// The events of one session key that come too late (SPEC section 2): a session that has
+/// closed is never reopened, so an event within the gap of a closed session is late, and so is
+/// one whose own session would already have closed when it arrives, unless it joins a session
+/// still open. Simulated emission by emission, in arrival order.
+fn late_for_session(events: &[&Arrived], settings: &Settings) -> BTreeSet<(u64, u128)> {
+    let gap = settings.gap;
+    let mut arrivals = events.to_vec();
+    arrivals.sort_by_key(|a| a.effective);
+    let mut open: BTreeSet<(u64, u128)> = BTreeSet::new();
+    let mut closed_last: Option<u64> = None;
+    let mut late = BTreeSet::new();
+    for a in arrivals {
+        let now = a.effective;
+        // Sessions whose closing emission came before this one have closed, oldest first.
+        while let Some(&(first, _)) = open.first() {
+            let mut last = first;
+            for &(t, _) in &open {
+                if t > last + gap {
+                    break;
+                }
+                last = t;
+            }
+            if ceil_to(last + gap + 1, settings.interval) >= now {
+                break;
+            }
+            open.retain(|&(t, _)| t > last);
+            closed_last = Some(closed_last.map_or(last, |c| c.max(last)));
+        }
+        let t = a.event.time;
+        let joins_open = open.iter().any(|&(r, _)| r.abs_diff(t) <= gap);
+        let near_closed = closed_last.is_some_and(|c| t <= c + gap);
+        if near_closed || (t + gap < now && !joins_open) {
+            late.insert((t, a.event.event_id));
+        } else {
+            open.insert((t, a.event.event_id));
+        }
+    }
+    late
 }
 
 /// One line of the job's file output.
