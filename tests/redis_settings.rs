@@ -206,6 +206,36 @@ fn a_tls_url_on_a_plain_port_fails_within_the_connect_timeout() {
     assert!(!stderr.contains("tls-s3cret"), "{stderr}");
 }
 
+#[test]
+fn tls_works_and_a_stopped_tls_server_fails_the_handshake_within_the_timeout() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = small_shop(dir.path());
+    let redis = support::RedisServer::start_tls();
+    let (ok, stderr) = run_with(&redis.url(), &input);
+    assert!(ok, "{stderr}");
+    assert!(redis.dbsize() > 0, "nothing was written over TLS");
+
+    // A stopped server still completes TCP connections (the kernel does) but never the
+    // handshake, which has no timeout of its own in the TLS library.
+    redis.pause();
+    let mut job = Job::start(
+        &input,
+        &[
+            format!("redis.url={}", redis.url()),
+            "redis.connect_timeout=1s".into(),
+        ],
+    );
+    let status = job.wait(HANG);
+    redis.resume();
+    let stderr = job.stderr();
+    assert!(!status.success(), "ran against a stopped server: {stderr}");
+    let expected = format!(
+        "cannot connect to Redis at {}: the TLS handshake did not finish within 1s (redis.connect_timeout)",
+        redis.url()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+}
+
 /// A TCP server that accepts connections and never answers.
 fn silent_server() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
