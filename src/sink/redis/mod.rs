@@ -188,7 +188,8 @@ impl RedisWriter {
                 Err(failure) => {
                     self.connection = None;
                     flight.failed = true;
-                    self.report_stall(&mut stall, &failure, &flight, backoff);
+                    let stall = stall.get_or_insert_with(Stall::new);
+                    self.report(stall, &failure, &flight, backoff);
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(self.max_backoff);
                 }
@@ -209,37 +210,14 @@ impl RedisWriter {
     }
 
     /// Logs the first failure of a stall, then one line every [`STALL_REPORT_EVERY`].
-    fn report_stall(
-        &self,
-        stall: &mut Option<Stall>,
-        failure: &Failure,
-        flight: &InFlight,
-        backoff: Duration,
-    ) {
-        let now = Instant::now();
-        let (first, stall) = match stall {
-            Some(stall) => (false, stall),
-            None => (
-                true,
-                stall.insert(Stall {
-                    since: now,
-                    reported: now,
-                    attempts: 0,
-                }),
-            ),
-        };
-        stall.attempts += 1;
-        if !first && now.duration_since(stall.reported) < STALL_REPORT_EVERY {
+    fn report(&self, stall: &mut Stall, failure: &Failure, flight: &InFlight, backoff: Duration) {
+        if !stall.failed() {
             return;
         }
-        stall.reported = now;
-        let (worker, url, reason) = (
-            self.worker,
-            &self.endpoint.url,
-            self.endpoint.describe(failure),
-        );
+        let (worker, url) = (self.worker, &self.endpoint.url);
+        let reason = self.endpoint.describe(failure);
         let what = format!("{} writes ({} commands)", flight.writes, flight.commands);
-        if first {
+        if stall.attempts == 1 {
             eprintln!(
                 "live-shopper: worker {worker}: Redis at {url} failed: {reason}; retrying {what} \
                  with backoff, next attempt in {backoff:?}; no write is dropped"
@@ -252,6 +230,27 @@ impl RedisWriter {
                 stall.attempts,
             );
         }
+    }
+}
+
+impl Stall {
+    fn new() -> Stall {
+        let now = Instant::now();
+        Stall {
+            since: now,
+            reported: now,
+            attempts: 0,
+        }
+    }
+
+    /// Counts a failed attempt; whether it is time to report the stall.
+    fn failed(&mut self) -> bool {
+        self.attempts += 1;
+        let due = self.attempts == 1 || self.reported.elapsed() >= STALL_REPORT_EVERY;
+        if due {
+            self.reported = Instant::now();
+        }
+        due
     }
 }
 
