@@ -24,7 +24,8 @@ pub struct ConfigError(pub String);
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "configuration: {}", self.0)
+        // A mistake may quote the text it was given: a URL with its password, a TOML line.
+        write!(f, "configuration: {}", crate::redact::redact(&self.0))
     }
 }
 
@@ -90,7 +91,7 @@ pub struct SourceSettings {
 }
 
 /// Kafka settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct KafkaSettings {
     /// Topic of enriched events.
     pub topic: String,
@@ -105,12 +106,48 @@ pub struct KafkaSettings {
 }
 
 /// Redis settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct RedisSettings {
-    /// `redis://` or `rediss://` URL.
+    /// `redis://`, `rediss://`, `unix://` or `redis+unix://` URL.
     pub url: String,
     /// Longest delay between two write attempts.
     pub max_backoff: Duration,
+    /// Longest wait for a connection: TCP connect, TLS handshake and login.
+    pub connect_timeout: Duration,
+    /// Longest wait for Redis to answer or to take more of a write.
+    pub reply_timeout: Duration,
+}
+
+// Settings are printed with their secrets hidden, should anyone debug-print them.
+impl fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &crate::redact::redact(&self.url))
+            .field("max_backoff", &self.max_backoff)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("reply_timeout", &self.reply_timeout)
+            .finish()
+    }
+}
+
+impl fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let properties: BTreeMap<&str, &str> = self
+            .properties
+            .iter()
+            .map(|(name, value)| match crate::redact::is_secret_name(name) {
+                true => (name.as_str(), crate::redact::MASK),
+                false => (name.as_str(), value.as_str()),
+            })
+            .collect();
+        f.debug_struct("KafkaSettings")
+            .field("topic", &self.topic)
+            .field("bad_rows_topic", &self.bad_rows_topic)
+            .field("group_id", &self.group_id)
+            .field("start", &self.start)
+            .field("properties", &properties)
+            .finish()
+    }
 }
 
 /// The whole, validated configuration.
@@ -128,6 +165,24 @@ pub struct Config {
     pub kafka: KafkaSettings,
     /// Redis.
     pub redis: RedisSettings,
+}
+
+const DAY: Millis = 86_400_000;
+
+/// No configured duration is longer, so that adding one to an event time or an instant cannot
+/// overflow; most settings have a tighter bound.
+const MAX_DURATION: Millis = 366 * DAY;
+
+/// `ms` written with the largest unit that divides it: `7d`, `10m`, `1500ms`.
+fn written(ms: Millis) -> String {
+    let units = [(DAY, "d"), (3_600_000, "h"), (60_000, "m"), (1_000, "s")];
+    match units
+        .iter()
+        .find(|(scale, _)| ms > 0 && ms.checked_rem(*scale) == Some(0))
+    {
+        Some((scale, unit)) => format!("{}{unit}", ms / scale),
+        None => format!("{ms}ms"),
+    }
 }
 
 /// Parses a duration such as `500ms`, `5s`, `30m`, `1h`, `2d` into milliseconds.
@@ -168,13 +223,18 @@ pub fn load(
     for (name, value) in env {
         if let Some(key) = name.strip_prefix(ENV_PREFIX) {
             let key = key.to_ascii_lowercase().replace("__", ".");
-            set(&mut table, &key, &value)
-                .map_err(|e| ConfigError(format!("{e} (from environment variable {name})")))?;
+            set(&mut table, &key, &value).map_err(|ConfigError(e)| {
+                ConfigError(format!("{e} (from environment variable {name})"))
+            })?;
         }
     }
     for assignment in sets {
         let Some((key, value)) = assignment.split_once('=') else {
-            return err(format!("`--set {assignment}`: expected key=value, e.g. --set redis.url=redis://127.0.0.1:6380"));
+            // Only the key is shown: what follows it may be a secret.
+            let key = assignment.split_whitespace().next().unwrap_or_default();
+            return err(format!(
+                "`--set {key}`: expected key=value, e.g. --set redis.url=redis://127.0.0.1:6380"
+            ));
         };
         set(&mut table, key.trim(), value.trim())?;
     }
@@ -191,13 +251,25 @@ fn merge(base: &mut Table, overlay: Table, prefix: &str) -> Result<(), ConfigErr
         match (base.get_mut(&key), value) {
             (Some(Value::Table(base)), Value::Table(overlay)) => merge(base, overlay, &path)?,
             (Some(slot), value) => *slot = value,
-            (None, value) if prefix == "kafka.properties" => {
+            (None, value) if prefix == "kafka.properties" || is_optional(&path) => {
                 base.insert(key, value);
             }
             (None, _) => return err(format!("unknown setting `{path}`")),
         }
     }
     Ok(())
+}
+
+/// Settings that have no default in `config/live-shopper.toml` but may be given.
+fn is_optional(key: &str) -> bool {
+    matches!(
+        key.split('.').collect::<Vec<_>>().as_slice(),
+        [
+            "lanes",
+            "product" | "category" | "cart" | "purchase" | "session",
+            "emit_interval"
+        ]
+    )
 }
 
 /// Sets one dotted key from text, converting it to the type of the default.
@@ -217,6 +289,9 @@ fn set(table: &mut Table, key: &str, text: &str) -> Result<(), ConfigError> {
     let mut current = table;
     while let Some(part) = parts.next() {
         if parts.peek().is_none() {
+            if is_optional(key) && !current.contains_key(part) {
+                current.insert(part.to_string(), Value::String(String::new()));
+            }
             let Some(slot) = current.get_mut(part) else {
                 return err(format!("unknown setting `{key}`"));
             };
@@ -286,25 +361,61 @@ impl<'a> Section<'a> {
         }
     }
 
-    fn int(&self, name: &str, min: i64) -> Result<i64, ConfigError> {
+    /// A whole number from `min` to `max`.
+    fn int_in(&self, name: &str, min: i64, max: i64) -> Result<i64, ConfigError> {
         match self.table.get(name) {
-            Some(Value::Integer(n)) if *n >= min => Ok(*n),
+            Some(Value::Integer(n)) if (min..=max).contains(n) => Ok(*n),
             _ => err(format!(
-                "`{}` must be a whole number of at least {min}",
+                "`{}` must be a whole number from {min} to {max}",
                 self.key(name)
             )),
         }
     }
 
-    fn duration(&self, name: &str, allow_zero: bool) -> Result<Millis, ConfigError> {
-        let text = self.str(name)?;
+    /// A duration of at most `max` milliseconds.
+    fn duration_at_most(
+        &self,
+        name: &str,
+        allow_zero: bool,
+        max: Millis,
+    ) -> Result<Millis, ConfigError> {
+        let Some(Value::String(text)) = self.table.get(name) else {
+            return err(format!(
+                "`{}` must be a duration in quotes, like \"5s\"",
+                self.key(name)
+            ));
+        };
         match parse_duration(text) {
+            Some(ms) if ms > max => err(format!(
+                "`{}` = `{text}` is too long: at most {}",
+                self.key(name),
+                written(max)
+            )),
             Some(ms) if ms > 0 || allow_zero => Ok(ms),
             _ => err(format!(
                 "`{}` = `{text}` is not a duration{}: write it like 500ms, 5s, 30m, 1h or 1d",
                 self.key(name),
                 if allow_zero { "" } else { " above zero" }
             )),
+        }
+    }
+
+    /// A Kafka topic name: what brokers accept, 1 to 249 of `a-z A-Z 0-9 . _ -`, not `.` or `..`.
+    fn topic(&self, name: &str) -> Result<&'a str, ConfigError> {
+        let topic = self.str(name)?;
+        let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+        if (1..=249).contains(&topic.len())
+            && topic.chars().all(legal)
+            && topic != "."
+            && topic != ".."
+        {
+            Ok(topic)
+        } else {
+            err(format!(
+                "`{}` = `{topic}` is not a Kafka topic name: use 1 to 249 letters, digits, \
+                 '.', '_' or '-' (but not \".\" or \"..\")",
+                self.key(name)
+            ))
         }
     }
 
@@ -322,6 +433,29 @@ impl<'a> Section<'a> {
     }
 }
 
+/// Largest `source.batch_size`: records per worker held between two watermark advances.
+const MAX_BATCH: i64 = 1_000_000;
+
+/// `redis.url`, checked the way the Redis client will read it. Messages never show its password
+/// (see `ConfigError`'s `Display`).
+fn redis_url(redis: &Section<'_>) -> Result<String, ConfigError> {
+    let url = redis.str("url")?;
+    let schemes = ["redis://", "rediss://", "unix://", "redis+unix://"];
+    if !schemes.iter().any(|scheme| url.starts_with(scheme)) {
+        return err(format!(
+            "`redis.url` = `{url}` must start with {}",
+            schemes.join(", ")
+        ));
+    }
+    match redis::Client::open(url) {
+        Ok(_) => Ok(url.to_string()),
+        Err(e) => err(format!(
+            "`redis.url` = `{url}` is not a valid Redis URL ({e}); write it like \
+             redis://user:password@host:6379/0, rediss://host:6380 or unix:///run/redis.sock"
+        )),
+    }
+}
+
 fn rolling_lane(
     lanes: &Section<'_>,
     name: &str,
@@ -332,7 +466,7 @@ fn rolling_lane(
         return Ok(None);
     }
     let interval = match lane.table.get("emit_interval") {
-        Some(_) => lane.duration("emit_interval", false)?,
+        Some(_) => lane.duration_at_most("emit_interval", false, DAY)?,
         None => default_interval,
     };
     let Some(Value::Array(items)) = lane.table.get("windows") else {
@@ -345,6 +479,13 @@ fn rolling_lane(
     for item in items {
         let text = item.as_str().unwrap_or_default();
         match parse_duration(text) {
+            Some(length) if length > MAX_DURATION => {
+                return err(format!(
+                    "`{}`: window `{text}` is too long: at most {}",
+                    lane.key("windows"),
+                    written(MAX_DURATION)
+                ))
+            }
             Some(length) if length > 0 && length % interval == 0 => windows.push(WindowSpec {
                 name: text.to_string(),
                 length,
@@ -390,13 +531,17 @@ fn validate(table: &Table) -> Result<Config, ConfigError> {
         }
     }
     let time = root.sub("time")?;
-    let emit_interval = time.duration("emit_interval", false)?;
+    let emit_interval = time.duration_at_most("emit_interval", false, DAY)?;
     let idle_timeout = match time.str("idle_timeout")? {
         "off" => None,
-        _ => Some(Duration::from_millis(time.duration("idle_timeout", false)?)),
+        _ => Some(Duration::from_millis(time.duration_at_most(
+            "idle_timeout",
+            false,
+            7 * DAY,
+        )?)),
     };
     let time_settings = TimeSettings {
-        lateness: time.duration("lateness", true)?,
+        lateness: time.duration_at_most("lateness", true, 7 * DAY)?,
         idle_timeout,
         follow_wall_clock: time.bool("follow_wall_clock")?,
     };
@@ -405,28 +550,28 @@ fn validate(table: &Table) -> Result<Config, ConfigError> {
     let session = lanes.sub("session")?;
     let session_settings = if session.bool("enabled")? {
         let interval = match session.table.get("emit_interval") {
-            Some(_) => session.duration("emit_interval", false)?,
+            Some(_) => session.duration_at_most("emit_interval", false, DAY)?,
             None => emit_interval,
         };
         Some(SessionSettings {
-            gap: session.duration("gap", false)?,
+            gap: session.duration_at_most("gap", false, 7 * DAY)?,
             interval,
-            retention: session.duration("retention", false)?,
+            retention: session.duration_at_most("retention", false, 30 * DAY)?,
         })
     } else {
         None
     };
     let purchase = lanes.sub("purchase")?;
-    let checkout_step = purchase.int("checkout_step", 0)?;
+    let checkout_step = purchase.int_in("checkout_step", 0, u32::MAX.into())?;
     let output = root.sub("output")?;
     let job = JobSettings {
         product: rolling_lane(&lanes, "product", emit_interval)?,
         category: rolling_lane(&lanes, "category", emit_interval)?,
         cart: rolling_lane(&lanes, "cart", emit_interval)?,
         purchase: rolling_lane(&lanes, "purchase", emit_interval)?,
-        purchase_checkout_step: (checkout_step > 0).then_some(checkout_step as u32),
+        purchase_checkout_step: u32::try_from(checkout_step).ok().filter(|&step| step > 0),
         session: session_settings,
-        expiry_grace: output.duration("expiry_grace", true)?,
+        expiry_grace: output.duration_at_most("expiry_grace", true, 30 * DAY)?,
     };
 
     let output_settings = OutputSettings {
@@ -438,6 +583,9 @@ fn validate(table: &Table) -> Result<Config, ConfigError> {
         file: output.str("file")?.to_string(),
         bad_rows_file: output.str("bad_rows_file")?.to_string(),
     };
+    if output_settings.sink == SinkKind::File && output_settings.file.is_empty() {
+        return err("`output.file` is empty: give a path, or \"-\" for stdout");
+    }
 
     let source = root.sub("source")?;
     let source_settings = SourceSettings {
@@ -447,10 +595,15 @@ fn validate(table: &Table) -> Result<Config, ConfigError> {
         },
         path: source.str("path")?.to_string(),
         bounded: source.bool("bounded")?,
-        batch_size: source.int("batch_size", 1)? as usize,
+        batch_size: usize::try_from(source.int_in("batch_size", 1, MAX_BATCH)?).unwrap_or(1),
     };
     if source_settings.kind == SourceKind::File && source_settings.path.is_empty() {
         return err("`source.path` is empty: give the file to read (or use --input FILE)");
+    }
+    if source_settings.kind == SourceKind::File && output_settings.bad_rows_file.is_empty() {
+        return err(
+            "`output.bad_rows_file` is empty: give the file that bad rows of the input go to",
+        );
     }
 
     let kafka = root.sub("kafka")?;
@@ -470,24 +623,24 @@ fn validate(table: &Table) -> Result<Config, ConfigError> {
         props.insert(key.clone(), text);
     }
     let kafka_settings = KafkaSettings {
-        topic: kafka.str("topic")?.to_string(),
-        bad_rows_topic: kafka.str("bad_rows_topic")?.to_string(),
+        topic: kafka.topic("topic")?.to_string(),
+        bad_rows_topic: kafka.topic("bad_rows_topic")?.to_string(),
         group_id: kafka.str("group_id")?.to_string(),
         start: kafka.choice("start", &["earliest", "latest"])?.to_string(),
         properties: props,
     };
 
     let redis = root.sub("redis")?;
-    let url = redis.str("url")?;
-    if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://"))
-    {
-        return err(format!(
-            "`redis.url` = `{url}` must start with redis://, rediss:// or unix://"
-        ));
-    }
+    let timeout = |name, max| {
+        redis
+            .duration_at_most(name, false, max)
+            .map(Duration::from_millis)
+    };
     let redis_settings = RedisSettings {
-        url: url.to_string(),
-        max_backoff: Duration::from_millis(redis.duration("max_backoff", false)?),
+        url: redis_url(&redis)?,
+        max_backoff: timeout("max_backoff", 600_000)?,
+        connect_timeout: timeout("connect_timeout", 600_000)?,
+        reply_timeout: timeout("reply_timeout", 3_600_000)?,
     };
 
     Ok(Config {
@@ -576,5 +729,157 @@ mod tests {
             .expect_err("no path")
             .to_string()
             .contains("source.path"));
+    }
+
+    #[test]
+    fn values_out_of_range_are_refused_not_truncated() {
+        let cases = [
+            (
+                "lanes.purchase.checkout_step=4294967297",
+                "lanes.purchase.checkout_step",
+            ),
+            (
+                "lanes.purchase.checkout_step=-1",
+                "lanes.purchase.checkout_step",
+            ),
+            ("time.lateness=18446744073709551615ms", "time.lateness"),
+            ("time.lateness=8d", "time.lateness"),
+            ("time.idle_timeout=30d", "time.idle_timeout"),
+            ("time.emit_interval=2d", "time.emit_interval"),
+            ("lanes.cart.windows=400d", "lanes.cart.windows"),
+            ("lanes.session.gap=365d", "lanes.session.gap"),
+            ("output.expiry_grace=100d", "output.expiry_grace"),
+            ("source.batch_size=2000000", "source.batch_size"),
+            ("redis.max_backoff=1h", "redis.max_backoff"),
+            ("redis.connect_timeout=0s", "redis.connect_timeout"),
+            ("redis.reply_timeout=2h", "redis.reply_timeout"),
+        ];
+        for (set, key) in cases {
+            let message = load_with(&[set]).expect_err(set).to_string();
+            assert!(message.contains(key), "{set}: {message}");
+        }
+        let config = load_with(&["lanes.purchase.checkout_step=4294967295"]).expect("u32::MAX");
+        assert_eq!(config.job.purchase_checkout_step, Some(u32::MAX));
+        let config = load_with(&["time.lateness=7d"]).expect("a week");
+        assert_eq!(config.time.lateness, 7 * DAY);
+    }
+
+    #[test]
+    fn topics_must_be_legal_kafka_names() {
+        let long = "t".repeat(250);
+        for key in ["kafka.topic", "kafka.bad_rows_topic"] {
+            for bad in [
+                "",
+                ".",
+                "..",
+                "bad topic",
+                "bad/topic",
+                "émoji",
+                long.as_str(),
+            ] {
+                let set = format!("{key}={bad}");
+                let message = load_with(&[&set]).expect_err(&set).to_string();
+                assert!(
+                    message.contains(key) && message.contains("249"),
+                    "{set}: {message}"
+                );
+            }
+            let set = format!("{key}=Shop.bad_rows-2026_01");
+            load_with(&[&set]).expect(&set);
+        }
+        load_with(&[&format!("kafka.topic={}", &long[..249])]).expect("249 characters");
+    }
+
+    #[test]
+    fn empty_output_files_are_refused() {
+        let message = load_with(&["output.sink=file", "output.file="])
+            .expect_err("no file")
+            .to_string();
+        assert!(message.contains("output.file"), "{message}");
+        let message = load_with(&["source.kind=file", "source.path=x", "output.bad_rows_file="])
+            .expect_err("no bad rows file")
+            .to_string();
+        assert!(message.contains("output.bad_rows_file"), "{message}");
+    }
+
+    #[test]
+    fn a_lane_takes_its_own_emit_interval() {
+        let config = load_with(&["lanes.product.emit_interval=5s", "lanes.product.windows=5m"])
+            .expect("loads");
+        assert_eq!(config.job.product.expect("on").interval, 5_000);
+        let message = load_with(&["lanes.cart.emit_interval=7s"])
+            .expect_err("5m is no multiple of 7s")
+            .to_string();
+        assert!(message.contains("lanes.cart.windows"), "{message}");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("lanes.toml");
+        std::fs::write(&file, "[lanes.session]\nemit_interval = \"10s\"\n").expect("write");
+        let config = load(Some(&file), Vec::new(), &[]).expect("loads the file");
+        assert_eq!(config.job.session.expect("on").interval, 10_000);
+    }
+
+    #[test]
+    fn environment_mistakes_name_the_variable_once() {
+        for (name, key) in [
+            ("LIVE_SHOPPER__SOURCE__BATCH_SIZE", "`source.batch_size`"),
+            ("LIVE_SHOPPER__REDIS__NOPE", "`redis.nope`"),
+        ] {
+            let env = vec![(name.to_string(), "many".to_string())];
+            let message = load(None, env, &[]).expect_err(name).to_string();
+            assert!(
+                !message.contains("configuration: configuration:"),
+                "{message}"
+            );
+            assert!(message.starts_with("configuration: "), "{message}");
+            assert!(message.contains(key) && message.contains(name), "{message}");
+        }
+    }
+
+    #[test]
+    fn redis_urls_are_checked_without_showing_their_password() {
+        let cases = [
+            "redis.url=http://user:hunter2@host",
+            "redis.url=unix:/tmp/redis.sock?pass=hunter2",
+            "redis.url=redis://:hunter2@host:notaport",
+        ];
+        for set in cases {
+            let message = load_with(&[set]).expect_err(set).to_string();
+            assert!(message.contains("redis.url"), "{set}: {message}");
+            assert!(!message.contains("hunter2"), "{set}: {message}");
+        }
+        let config = load_with(&["redis.url=unix:///run/redis.sock?pass=hunter2&db=1"])
+            .expect("a unix socket URL");
+        let debug = format!("{config:?}");
+        assert!(debug.contains("unix:///run/redis.sock"), "{debug}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        load_with(&["redis.url=redis+unix:///run/redis.sock"]).expect("redis+unix");
+        load_with(&["redis.url=rediss://user:pw@host:6380/2"]).expect("rediss");
+    }
+
+    #[test]
+    fn secret_properties_stay_out_of_messages() {
+        let sets = [
+            "kafka.properties.sasl.password=hunter2",
+            "kafka.properties.ssl.key.password=hunter3",
+        ];
+        let config = load_with(&sets).expect("loads");
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("hunter3"),
+            "{debug}"
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("broken.toml");
+        std::fs::write(&file, "[kafka.properties]\n\"sasl.password\" = \"hunter2\n")
+            .expect("write");
+        let message = load(Some(&file), Vec::new(), &[])
+            .expect_err("broken TOML")
+            .to_string();
+        assert!(message.contains("not valid TOML"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+        let message = load_with(&["kafka.properties.sasl.password hunter2"])
+            .expect_err("no =")
+            .to_string();
+        assert!(!message.contains("hunter2"), "{message}");
     }
 }

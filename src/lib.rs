@@ -6,6 +6,7 @@ pub mod bench;
 pub mod config;
 pub mod generate;
 pub mod metrics;
+pub mod redact;
 pub mod run;
 pub mod sink;
 pub mod source;

@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use live_shopper::config::{self, Config};
 use live_shopper::generate::{self, Encoding, GenerateOptions};
 use live_shopper::metrics::Metrics;
+use live_shopper::redact::{redact, Secrets};
 use live_shopper::run::{self, Cluster, Connectors};
 
 // Every event and feature write allocates a few short strings; mimalloc handles that pattern
@@ -284,13 +285,15 @@ fn run_command(args: RunArgs) -> Result<(), String> {
         hostfile: args.cluster.hostfile.clone(),
     };
     let connectors = Connectors::for_config(&config);
+    let secrets = Secrets::of(&config);
     let metrics = Arc::new(Metrics::default());
     let stop = Arc::new(AtomicBool::new(false));
     let reporter = args
         .progress
         .then(|| progress_reporter(metrics.clone(), stop.clone()));
     let late = late_reporter(stop.clone());
-    let result = run::run(config, &cluster, connectors, metrics.clone());
+    let result =
+        run::run(config, &cluster, connectors, metrics.clone()).map_err(|e| secrets.redact(&e));
     stop.store(true, Ordering::Relaxed);
     if let Some(reporter) = reporter {
         let _ = reporter.join();
@@ -433,7 +436,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("live-shopper: error: {e}");
+            eprintln!("live-shopper: error: {}", redact(&e));
             ExitCode::FAILURE
         }
     }

@@ -144,9 +144,12 @@ pub fn run(
         sink::redis::check(&config.redis)?;
     }
     let timely_config = cluster.timely_config()?;
+    let secrets = crate::redact::Secrets::of(&config);
     let config = Arc::new(config);
     let guards = timely::execute(timely_config, move |worker| {
-        let result = worker_main(worker, &config, &connectors, &metrics);
+        // Errors of librdkafka and the Redis client may quote a configured secret.
+        let result =
+            worker_main(worker, &config, &connectors, &metrics).map_err(|e| secrets.redact(&e));
         if let Err(e) = &result {
             eprintln!("live-shopper: worker {}: {e}", worker.index());
         }

@@ -65,6 +65,8 @@ pub struct RedisServer {
     /// Its working directory (the append-only file lives there when persistent).
     pub dir: tempfile::TempDir,
     persistent: bool,
+    /// Whether it speaks TLS only (a self-signed certificate in `dir`).
+    tls: bool,
 }
 
 impl RedisServer {
@@ -79,6 +81,38 @@ impl RedisServer {
         RedisServer::start_with(true)
     }
 
+    /// A server that speaks only TLS on its port, with a self-signed certificate; its
+    /// [`RedisServer::url`] is `rediss://...#insecure`.
+    pub fn start_tls() -> RedisServer {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let made = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args([
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                "key.pem",
+                "-out",
+                "cert.pem",
+            ])
+            .current_dir(dir.path())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run openssl to make a test certificate");
+        assert!(made.success(), "openssl could not make a test certificate");
+        let mut server = RedisServer {
+            child: None,
+            port: free_port(),
+            dir,
+            persistent: false,
+            tls: true,
+        };
+        server.launch();
+        server
+    }
+
     fn start_with(persistent: bool) -> RedisServer {
         let dir = tempfile::tempdir().expect("temporary directory");
         let mut server = RedisServer {
@@ -86,6 +120,7 @@ impl RedisServer {
             port: free_port(),
             dir,
             persistent,
+            tls: false,
         };
         server.launch();
         server
@@ -96,9 +131,22 @@ impl RedisServer {
             panic!("redis-server is not installed: `apt-get install redis-server` (or set REDIS_SERVER)")
         });
         let mut command = Command::new(binary);
+        if self.tls {
+            let file = |name: &str| self.dir.path().join(name);
+            command
+                .args(["--port", "0", "--tls-auth-clients", "no"])
+                .arg("--tls-port")
+                .arg(self.port.to_string())
+                .arg("--tls-cert-file")
+                .arg(file("cert.pem"))
+                .arg("--tls-key-file")
+                .arg(file("key.pem"))
+                .arg("--tls-ca-cert-file")
+                .arg(file("cert.pem"));
+        } else {
+            command.arg("--port").arg(self.port.to_string());
+        }
         command
-            .arg("--port")
-            .arg(self.port.to_string())
             .arg("--bind")
             .arg("127.0.0.1")
             .arg("--save")
@@ -135,9 +183,13 @@ impl RedisServer {
         }
     }
 
-    /// `redis://127.0.0.1:PORT`.
+    /// `redis://127.0.0.1:PORT`, or `rediss://127.0.0.1:PORT/#insecure` (the certificate is
+    /// self-signed).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match self.tls {
+            true => format!("rediss://127.0.0.1:{}/#insecure", self.port),
+            false => format!("redis://127.0.0.1:{}", self.port),
+        }
     }
 
     /// A new connection.
@@ -151,6 +203,26 @@ impl RedisServer {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Stops the server with SIGSTOP: its connections stay open but nothing is answered.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("redis-server is running").id();
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(pid.to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} {pid} failed");
     }
 
     /// Starts the server again on the same port and directory.

@@ -1,11 +1,14 @@
 //! Redis sink: each worker writes the features of the keys it owns over its own connection,
 //! one pipeline per batch: `SET key value PX ttl` for changes, `DEL` for emptied windows. A
 //! pipeline's answers are read when the sink next runs, so Redis and the worker overlap. When
-//! Redis is unreachable the worker retries with backoff and holds back: no write is dropped,
-//! and the worker reads no further input meanwhile.
+//! Redis is unreachable or stops answering (every wait is bounded, see [`connect`]) the worker
+//! retries with backoff and holds back: no write is dropped, the worker reads no further input
+//! meanwhile, and the stall is logged while it lasts.
+
+pub mod connect;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use operators::FeatureWrite;
 use timely::container::CapacityContainerBuilder;
@@ -16,51 +19,42 @@ use timely::dataflow::StreamVec;
 
 use crate::config::RedisSettings;
 use crate::metrics::Metrics;
+use connect::{Endpoint, Failure, Phase};
 
-/// Hides the password of a Redis URL for messages.
-pub fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_string(),
-    }
-}
+/// How often a stall is reported while it lasts.
+const STALL_REPORT_EVERY: Duration = Duration::from_secs(5);
+
+/// The first delay between two attempts; it doubles up to `redis.max_backoff`.
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Checks at start that Redis answers and accepts the credentials.
 pub fn check(settings: &RedisSettings) -> Result<(), String> {
-    let url = redacted(&settings.url);
-    let client = redis::Client::open(settings.url.as_str())
-        .map_err(|e| format!("redis.url `{url}` is not a valid Redis URL: {e}"))?;
-    let refused = |e: redis::RedisError| {
-        let auth = e.kind() == redis::ErrorKind::AuthenticationFailed
-            || matches!(e.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"));
-        if auth {
-            format!("Redis at {url} refused the credentials: {e} (check the user and password in redis.url)")
-        } else {
-            format!(
-                "cannot connect to Redis at {url}: {e} (is redis-server running? check redis.url)"
-            )
-        }
-    };
-    let mut conn = client
-        .get_connection_with_timeout(Duration::from_secs(5))
-        .map_err(refused)?;
-    redis::cmd("PING")
-        .query::<String>(&mut conn)
-        .map(|_| ())
-        .map_err(refused)
+    let mut endpoint = Endpoint::new(settings)?;
+    endpoint.connect().map(|_| ()).map_err(|failure| {
+        let hint = match failure {
+            Failure::Redis(_, ref e) if e.is_connection_refusal() => {
+                " (is redis-server running? check redis.url)"
+            }
+            _ => "",
+        };
+        format!(
+            "cannot connect to Redis at {}: {}{hint}",
+            endpoint.url,
+            endpoint.describe(&failure)
+        )
+    })
 }
 
 /// A worker's connection to Redis, reconnecting as needed. One pipeline may be in flight: sent,
 /// its replies not yet read, so that Redis works on it while the worker computes the next.
 pub struct RedisWriter {
-    client: redis::Client,
+    endpoint: Endpoint,
     connection: Option<redis::Connection>,
-    url: String,
     max_backoff: Duration,
     metrics: Arc<Metrics>,
     in_flight: Option<InFlight>,
+    /// The worker, for messages.
+    worker: usize,
 }
 
 /// A sent pipeline, kept until Redis has answered every command so that it can be sent again.
@@ -72,32 +66,32 @@ struct InFlight {
     failed: bool,
 }
 
+/// A pipeline that Redis has not applied yet, retried until it has.
+struct Stall {
+    since: Instant,
+    reported: Instant,
+    attempts: u64,
+}
+
 impl RedisWriter {
     /// A writer for `settings`; connects on first use.
     pub fn new(settings: &RedisSettings, metrics: Arc<Metrics>) -> Result<RedisWriter, String> {
-        let client = redis::Client::open(settings.url.as_str()).map_err(|e| {
-            format!(
-                "redis.url `{}` is not a valid Redis URL: {e}",
-                redacted(&settings.url)
-            )
-        })?;
         Ok(RedisWriter {
-            client,
+            endpoint: Endpoint::new(settings)?,
             connection: None,
-            url: redacted(&settings.url),
             max_backoff: settings.max_backoff,
             metrics,
             in_flight: None,
+            worker: 0,
         })
     }
 
-    fn connection(&mut self) -> redis::RedisResult<&mut redis::Connection> {
+    /// The open connection, or a new one.
+    fn connection(&mut self) -> Result<&mut redis::Connection, Failure> {
         match self.connection {
             Some(ref mut c) => Ok(c),
             None => {
-                let c = self
-                    .client
-                    .get_connection_with_timeout(Duration::from_secs(5))?;
+                let c = self.endpoint.connect()?;
                 Ok(self.connection.insert(c))
             }
         }
@@ -144,10 +138,10 @@ impl RedisWriter {
             return;
         }
         let (packed, commands) = Self::pack(writes);
-        let failed = self
-            .connection()
-            .and_then(|c| c.send_packed_command(&packed))
-            .is_err();
+        let failed = match self.connection() {
+            Ok(c) => c.send_packed_command(&packed).is_err(),
+            Err(_) => true,
+        };
         if failed {
             self.connection = None;
         }
@@ -159,12 +153,21 @@ impl RedisWriter {
         });
     }
 
-    /// Reads the answers of `commands` commands; any error fails the whole pipeline.
-    fn answers(&mut self, commands: u64) -> redis::RedisResult<()> {
-        let connection = self.connection()?;
-        for _ in 0..commands {
-            if let redis::Value::ServerError(e) = connection.recv_response()? {
-                return Err(e.into());
+    /// One attempt at getting `flight` applied: sent again over a new connection if sending
+    /// failed, then its answers read; any error fails the whole pipeline.
+    fn attempt(&mut self, flight: &InFlight) -> Result<(), Failure> {
+        let reply = |e| Failure::Redis(Phase::Reply, e);
+        if flight.failed {
+            self.connection()?
+                .send_packed_command(&flight.packed)
+                .map_err(reply)?;
+        }
+        let Some(connection) = self.connection.as_mut() else {
+            return Err(Failure::Redis(Phase::Reply, not_connected()));
+        };
+        for _ in 0..flight.commands {
+            if let redis::Value::ServerError(e) = connection.recv_response().map_err(reply)? {
+                return Err(reply(e.into()));
             }
         }
         Ok(())
@@ -177,34 +180,82 @@ impl RedisWriter {
         let Some(mut flight) = self.in_flight.take() else {
             return;
         };
-        let mut backoff = Duration::from_millis(50);
+        let mut backoff = FIRST_BACKOFF;
+        let mut stall: Option<Stall> = None;
         loop {
-            let result = if flight.failed {
-                self.connection()
-                    .and_then(|c| c.send_packed_command(&flight.packed))
-                    .and_then(|()| self.answers(flight.commands))
-            } else {
-                self.answers(flight.commands)
-            };
-            match result {
-                Ok(()) => {
-                    Metrics::add(&self.metrics.redis_commands, flight.commands);
-                    Metrics::add(&self.metrics.writes, flight.writes);
-                    return;
-                }
-                Err(e) => {
+            match self.attempt(&flight) {
+                Ok(()) => break,
+                Err(failure) => {
                     self.connection = None;
                     flight.failed = true;
-                    eprintln!(
-                        "live-shopper: Redis at {} failed ({e}); retrying {} writes in {:?}",
-                        self.url, flight.writes, backoff
-                    );
+                    let stall = stall.get_or_insert_with(Stall::new);
+                    self.report(stall, &failure, &flight, backoff);
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(self.max_backoff);
                 }
             }
         }
+        if let Some(stall) = stall {
+            eprintln!(
+                "live-shopper: worker {}: Redis at {} answers again after {:.1?} ({} failed attempts); {} writes applied",
+                self.worker,
+                self.endpoint.url,
+                stall.since.elapsed(),
+                stall.attempts,
+                flight.writes
+            );
+        }
+        Metrics::add(&self.metrics.redis_commands, flight.commands);
+        Metrics::add(&self.metrics.writes, flight.writes);
     }
+
+    /// Logs the first failure of a stall, then one line every [`STALL_REPORT_EVERY`].
+    fn report(&self, stall: &mut Stall, failure: &Failure, flight: &InFlight, backoff: Duration) {
+        if !stall.failed() {
+            return;
+        }
+        let (worker, url) = (self.worker, &self.endpoint.url);
+        let reason = self.endpoint.describe(failure);
+        let what = format!("{} writes ({} commands)", flight.writes, flight.commands);
+        if stall.attempts == 1 {
+            eprintln!(
+                "live-shopper: worker {worker}: Redis at {url} failed: {reason}; retrying {what} \
+                 with backoff, next attempt in {backoff:?}; no write is dropped"
+            );
+        } else {
+            eprintln!(
+                "live-shopper: worker {worker}: Redis at {url} stalled for {:.1?}: {reason}; \
+                 still retrying {what}, attempt {} failed, next in {backoff:?}",
+                stall.since.elapsed(),
+                stall.attempts,
+            );
+        }
+    }
+}
+
+impl Stall {
+    fn new() -> Stall {
+        let now = Instant::now();
+        Stall {
+            since: now,
+            reported: now,
+            attempts: 0,
+        }
+    }
+
+    /// Counts a failed attempt; whether it is time to report the stall.
+    fn failed(&mut self) -> bool {
+        self.attempts += 1;
+        let due = self.attempts == 1 || self.reported.elapsed() >= STALL_REPORT_EVERY;
+        if due {
+            self.reported = Instant::now();
+        }
+        due
+    }
+}
+
+fn not_connected() -> redis::RedisError {
+    std::io::Error::new(std::io::ErrorKind::NotConnected, "no connection to Redis").into()
 }
 
 /// Writes `writes` to Redis through `writer`. A batch's times stay open (its capability held)
@@ -215,6 +266,7 @@ pub fn sink<'s>(
     mut writer: RedisWriter,
 ) -> StreamVec<'s, u64, ()> {
     let scope = writes.scope();
+    writer.worker = scope.index();
     let mut batch = Vec::new();
     writes.unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
         Pipeline,
