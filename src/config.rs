@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use jobs::job::{JobSettings, LaneSettings, SessionSettings};
+use jobs::parse::Limits;
 use operators::rolling::WindowSpec;
 use operators::Millis;
 use toml::{Table, Value};
@@ -63,6 +64,8 @@ pub struct TimeSettings {
     pub idle_timeout: Option<Duration>,
     /// Whether the watermark follows the wall clock when every partition is idle.
     pub follow_wall_clock: bool,
+    /// How far ahead of the wall clock an event may be dated; `None` accepts any date.
+    pub max_future: Option<Millis>,
 }
 
 /// Output settings.
@@ -87,6 +90,8 @@ pub struct SourceSettings {
     pub bounded: bool,
     /// Records per worker between watermark advances.
     pub batch_size: usize,
+    /// Decompression caps of compressed batches (the future-time rule is added per poll).
+    pub limits: Limits,
 }
 
 /// Kafka settings.
@@ -399,6 +404,13 @@ fn validate(table: &Table) -> Result<Config, ConfigError> {
         lateness: time.duration("lateness", true)?,
         idle_timeout,
         follow_wall_clock: time.bool("follow_wall_clock")?,
+        max_future: match time.str("max_future")? {
+            "off" => None,
+            text if parse_duration(text) == Some(0) => {
+                return err("`time.max_future` = `0`: write \"off\" to accept events dated any time ahead, or a duration above zero such as 15m")
+            }
+            _ => Some(time.duration("max_future", false)?),
+        },
     };
 
     let lanes = root.sub("lanes")?;
@@ -448,6 +460,14 @@ fn validate(table: &Table) -> Result<Config, ConfigError> {
         path: source.str("path")?.to_string(),
         bounded: source.bool("bounded")?,
         batch_size: source.int("batch_size", 1)? as usize,
+        limits: Limits {
+            max_decompressed: match source.int("max_decompressed_mib", 1)? {
+                mib @ 1..=4096 => (mib as u64) << 20,
+                _ => return err("`source.max_decompressed_mib` must be 1 to 4096 (MiB)"),
+            },
+            max_compression_ratio: source.int("max_compression_ratio", 10)? as u64,
+            ..Limits::default()
+        },
     };
     if source_settings.kind == SourceKind::File && source_settings.path.is_empty() {
         return err("`source.path` is empty: give the file to read (or use --input FILE)");
@@ -528,6 +548,15 @@ mod tests {
         );
         assert_eq!(config.time.lateness, 5_000);
         assert_eq!(config.time.idle_timeout, Some(Duration::from_secs(3)));
+        assert_eq!(config.time.max_future, Some(15 * 60_000));
+        assert_eq!(config.source.limits, Limits::default());
+        assert_eq!(
+            load_with(&["time.max_future=off"])
+                .expect("off")
+                .time
+                .max_future,
+            None
+        );
         assert_eq!(config.job.expiry_grace, 600_000);
         assert_eq!(config.kafka.topic, "snowplow-enriched-good");
         assert_eq!(config.kafka.bad_rows_topic, "snowplow-live-shopper-bad");
@@ -567,6 +596,11 @@ mod tests {
             ("nope.key=1", "nope.key"),
             ("lanes.cart.enabled=yes", "lanes.cart.enabled"),
             ("source.batch_size=0", "source.batch_size"),
+            ("time.max_future=0s", "time.max_future"),
+            ("time.max_future=soon", "time.max_future"),
+            ("source.max_decompressed_mib=0", "source.max_decompressed_mib"),
+            ("source.max_decompressed_mib=5000", "source.max_decompressed_mib"),
+            ("source.max_compression_ratio=9", "source.max_compression_ratio"),
         ];
         for (set, key) in cases {
             let message = load_with(&[set]).expect_err(set).to_string();
