@@ -144,7 +144,12 @@ fn bench_records(c: &mut Criterion, name: &str, records: &[Vec<u8>], events: usi
             good.clear();
             bad.clear();
             for r in records {
-                parse_record(black_box(r), &jobs::parse::Limits::default(), &mut good, &mut bad);
+                parse_record(
+                    black_box(r),
+                    &jobs::parse::Limits::default(),
+                    &mut good,
+                    &mut bad,
+                );
             }
             black_box((&good, &bad));
         })

@@ -404,12 +404,23 @@ fn validate(table: &Table) -> Result<Config, ConfigError> {
         lateness: time.duration("lateness", true)?,
         idle_timeout,
         follow_wall_clock: time.bool("follow_wall_clock")?,
-        max_future: match time.str("max_future")? {
-            "off" => None,
-            text if parse_duration(text) == Some(0) => {
-                return err("`time.max_future` = `0`: write \"off\" to accept events dated any time ahead, or a duration above zero such as 15m")
+        max_future: match time.table.get("max_future") {
+            Some(Value::String(text)) if text == "off" => None,
+            Some(Value::String(text)) => match parse_duration(text) {
+                Some(ms) if ms > 0 => Some(ms),
+                _ => {
+                    return err(format!(
+                        "`time.max_future` = `{text}`: write a duration above zero such as 15m, \
+                         or \"off\" to accept events dated any time ahead"
+                    ))
+                }
+            },
+            _ => {
+                return err(
+                    "`time.max_future` must be a duration in quotes such as \"15m\", \
+                     or \"off\" to accept events dated any time ahead",
+                )
             }
-            _ => Some(time.duration("max_future", false)?),
         },
     };
 
@@ -586,6 +597,21 @@ mod tests {
     }
 
     #[test]
+    fn a_zero_max_future_in_a_file_says_how_to_switch_it_off() {
+        let dir = std::env::temp_dir().join(format!("live-shopper-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("zero.toml");
+        std::fs::write(&path, "[time]\nmax_future = 0\n").expect("write");
+        let message = load(Some(&path), Vec::new(), &[])
+            .expect_err("zero")
+            .to_string();
+        assert!(
+            message.contains("time.max_future") && message.contains("\"off\""),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn mistakes_name_the_key() {
         let cases = [
             ("time.lateness=5 seconds", "time.lateness"),
@@ -597,10 +623,20 @@ mod tests {
             ("lanes.cart.enabled=yes", "lanes.cart.enabled"),
             ("source.batch_size=0", "source.batch_size"),
             ("time.max_future=0s", "time.max_future"),
+            ("time.max_future=0", "time.max_future"),
             ("time.max_future=soon", "time.max_future"),
-            ("source.max_decompressed_mib=0", "source.max_decompressed_mib"),
-            ("source.max_decompressed_mib=5000", "source.max_decompressed_mib"),
-            ("source.max_compression_ratio=9", "source.max_compression_ratio"),
+            (
+                "source.max_decompressed_mib=0",
+                "source.max_decompressed_mib",
+            ),
+            (
+                "source.max_decompressed_mib=5000",
+                "source.max_decompressed_mib",
+            ),
+            (
+                "source.max_compression_ratio=9",
+                "source.max_compression_ratio",
+            ),
         ];
         for (set, key) in cases {
             let message = load_with(&[set]).expect_err(set).to_string();

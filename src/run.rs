@@ -239,7 +239,10 @@ fn worker_main(
         let (mut records, mut good) = (0u64, 0u64);
         let entered = inputs.time();
         // Read once per poll, so that parsing an event does not read the clock.
-        let limits = config.source.limits.at(wall_clock(), config.time.max_future);
+        let limits = config
+            .source
+            .limits
+            .at(wall_clock(), config.time.max_future);
         let status = source
             .poll(
                 config.source.batch_size,

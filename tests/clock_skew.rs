@@ -61,14 +61,7 @@ fn an_event_from_the_year_9999_changes_nothing() {
     let clean = scratch("clean.tsv");
     let status = Command::new(BIN)
         .args([
-            "generate",
-            "--events",
-            "3000",
-            "--users",
-            "50",
-            "--span",
-            "30m",
-            "--output",
+            "generate", "--events", "3000", "--users", "50", "--span", "30m", "--output",
         ])
         .arg(&clean)
         .status()
@@ -108,5 +101,8 @@ fn an_event_from_the_year_9999_changes_nothing() {
     // Without the rule the event is accepted and the features are not the same.
     let (off, off_bad) = run_job(&skewed, "off", &["time.max_future=off"]);
     assert!(off_bad.is_empty(), "{off_bad:?}");
-    assert_ne!(off, expected, "the event from 9999 changed nothing even unchecked");
+    assert_ne!(
+        off, expected,
+        "the event from 9999 changed nothing even unchecked"
+    );
 }

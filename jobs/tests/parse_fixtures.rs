@@ -327,7 +327,12 @@ fn encoded_batches_mix_encodings() {
         .collect();
     for compression in [Compression::Zstd, Compression::Gzip] {
         let (mut events, mut bad) = (Vec::new(), Vec::new());
-        parse_record(&encode_batch(&records, compression), &Limits::default(), &mut events, &mut bad);
+        parse_record(
+            &encode_batch(&records, compression),
+            &Limits::default(),
+            &mut events,
+            &mut bad,
+        );
         assert!(bad.is_empty(), "{bad:?}");
         let kinds: Vec<_> = events.iter().map(|e| e.kind.clone()).collect();
         assert_eq!(

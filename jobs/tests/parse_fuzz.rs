@@ -232,7 +232,11 @@ fn set_times(record: &mut Vec<u8>, text: &str) {
         return;
     }
     let escaped = serde_json::to_string(text).expect("a string");
-    for key in ["\"derived_tstamp\":", "\"collector_tstamp\":", "\"timestamp\":"] {
+    for key in [
+        "\"derived_tstamp\":",
+        "\"collector_tstamp\":",
+        "\"timestamp\":",
+    ] {
         let Some(at) = find(record, key.as_bytes()) else {
             continue;
         };
@@ -264,7 +268,10 @@ fn nest(record: &mut Vec<u8>, depth: usize, arrays: bool) {
     let fields: Vec<&[u8]> = record.split(|&c| c == b'\t').collect();
     if fields.len() == FIELD_NAMES.len() {
         let mut fields: Vec<Vec<u8>> = fields.into_iter().map(<[u8]>::to_vec).collect();
-        let i = FIELD_NAMES.iter().position(|n| *n == "contexts").expect("field");
+        let i = FIELD_NAMES
+            .iter()
+            .position(|n| *n == "contexts")
+            .expect("field");
         let mut contexts = br#"{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[{"schema":"iglu:com.snowplowanalytics.snowplow.ecommerce/product/jsonschema/1-0-0","data":"#.to_vec();
         contexts.extend_from_slice(&value);
         contexts.extend_from_slice(b"}]}");
@@ -276,7 +283,10 @@ fn nest(record: &mut Vec<u8>, depth: usize, arrays: bool) {
         insert.extend_from_slice(&value);
         insert.extend_from_slice(b",");
         record.splice(at + 1..at + 1, insert);
-        for key in [&b"\"payload\":"[..], b"\"contexts_com_snowplowanalytics_snowplow_ecommerce_product_1\":"] {
+        for key in [
+            &b"\"payload\":"[..],
+            b"\"contexts_com_snowplowanalytics_snowplow_ecommerce_product_1\":",
+        ] {
             if let Some(at) = find(record, key) {
                 let start = at + key.len();
                 record.splice(start..start, open.repeat(depth));
@@ -331,25 +341,23 @@ fn limits() -> impl Strategy<Value = Limits> {
         2 => 1_700_000_000_000u64..1_760_000_000_000,
         1 => 0..=MAX_EVENT_TIME,
     ];
-    (caps, latest).prop_map(|((max_decompressed, max_compression_ratio), latest)| Limits {
-        latest_event_time: latest,
-        max_decompressed,
-        max_compression_ratio,
-    })
+    (caps, latest).prop_map(
+        |((max_decompressed, max_compression_ratio), latest)| Limits {
+            latest_event_time: latest,
+            max_decompressed,
+            max_compression_ratio,
+        },
+    )
 }
 
 fn mutated_event() -> impl Strategy<Value = Vec<u8>> {
-    (
-        any::<Index>(),
-        proptest::collection::vec(mutation(), 0..4),
-    )
-        .prop_map(|(seed, mutations)| {
-            let mut record = seeds()[seed.index(seeds().len())].clone();
-            for m in &mutations {
-                apply(&mut record, m);
-            }
-            record
-        })
+    (any::<Index>(), proptest::collection::vec(mutation(), 0..4)).prop_map(|(seed, mutations)| {
+        let mut record = seeds()[seed.index(seeds().len())].clone();
+        for m in &mutations {
+            apply(&mut record, m);
+        }
+        record
+    })
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -384,7 +392,10 @@ fn mutated_batch() -> impl Strategy<Value = Vec<u8>> {
                 raw.extend_from_slice(&(event.len() as u32).to_be_bytes());
                 raw.extend_from_slice(event);
             }
-            for m in framing.iter().filter(|m| matches!(m, Mutation::Flip(..) | Mutation::Truncate(_))) {
+            for m in framing
+                .iter()
+                .filter(|m| matches!(m, Mutation::Flip(..) | Mutation::Truncate(_)))
+            {
                 apply(&mut raw, m);
             }
             let mut record = compress(&raw, codec);
@@ -395,7 +406,10 @@ fn mutated_batch() -> impl Strategy<Value = Vec<u8>> {
                 record.extend_from_slice(&compress(&raw[half..], codec));
             }
             for m in compressed.iter().filter(|m| {
-                matches!(m, Mutation::Flip(..) | Mutation::Truncate(_) | Mutation::Insert(..))
+                matches!(
+                    m,
+                    Mutation::Flip(..) | Mutation::Truncate(_) | Mutation::Insert(..)
+                )
             }) {
                 apply(&mut record, m);
             }
@@ -491,7 +505,10 @@ fn check(record: &[u8], limits: &Limits) -> Result<(), TestCaseError> {
                     .and_then(reference_frames)
                     .is_some();
                 // The zstd window limit refuses some frames that decode without it.
-                prop_assert!(!sound || detail.contains("memory"), "sound batch refused: {detail}");
+                prop_assert!(
+                    !sound || detail.contains("memory"),
+                    "sound batch refused: {detail}"
+                );
             }
             _ => unreachable!(),
         }
@@ -500,7 +517,11 @@ fn check(record: &[u8], limits: &Limits) -> Result<(), TestCaseError> {
     let inflated = inflated.expect("the parser decoded what the reference could not");
     prop_assert!(inflated.len() as u64 <= cap);
     let frames = reference_frames(&inflated).expect("the parser accepted a broken framing");
-    prop_assert_eq!(events.len() + bad.len(), frames.len(), "one result per frame");
+    prop_assert_eq!(
+        events.len() + bad.len(),
+        frames.len(),
+        "one result per frame"
+    );
     // Bad rows hold their frame, in order.
     let mut frames_left = frames.iter();
     for row in &bad {
@@ -515,7 +536,10 @@ fn check(record: &[u8], limits: &Limits) -> Result<(), TestCaseError> {
 fn cap_of(record: &[u8], limits: &Limits) -> (u64, InflationLimit) {
     let by_ratio = (record.len() as u64).saturating_mul(limits.max_compression_ratio);
     if by_ratio < limits.max_decompressed {
-        (by_ratio, InflationLimit::Ratio(limits.max_compression_ratio))
+        (
+            by_ratio,
+            InflationLimit::Ratio(limits.max_compression_ratio),
+        )
     } else {
         (
             limits.max_decompressed,
@@ -605,11 +629,17 @@ fn deep_nesting_is_skipped_or_a_bad_row() {
             assert_eq!(events.len() + bad.len(), 1);
             let read = seed.contains(&b'\t')
                 || find(seed, b"\"payload\":").is_some()
-                || find(seed, b"\"contexts_com_snowplowanalytics_snowplow_ecommerce_product_1\":")
-                    .is_some();
+                || find(
+                    seed,
+                    b"\"contexts_com_snowplowanalytics_snowplow_ecommerce_product_1\":",
+                )
+                .is_some();
             if read && arrays {
                 assert!(
-                    matches!(bad.first().map(|r| &r.error.reason), Some(Reason::InvalidJson { .. })),
+                    matches!(
+                        bad.first().map(|r| &r.error.reason),
+                        Some(Reason::InvalidJson { .. })
+                    ),
                     "{:?} {arrays} {}",
                     bad.first().map(ToString::to_string),
                     String::from_utf8_lossy(seed)

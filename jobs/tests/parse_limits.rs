@@ -40,14 +40,22 @@ fn tsv_with(changes: &[(&str, &str)]) -> Vec<u8> {
 
 /// The first Snowplow JSON fixture, dated `iso`.
 fn snowplow_json_at(iso: &str) -> Vec<u8> {
-    let line = fixture("snowplow-json.jsonl").lines().next().unwrap().to_owned();
+    let line = fixture("snowplow-json.jsonl")
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
     let line = replace_value(&line, "derived_tstamp", iso);
     replace_value(&line, "collector_tstamp", iso).into_bytes()
 }
 
 /// The first flink-live-shopper JSON fixture, dated `iso`.
 fn flink_json_at(iso: &str) -> Vec<u8> {
-    let line = fixture("flink-live-shopper.jsonl").lines().next().unwrap().to_owned();
+    let line = fixture("flink-live-shopper.jsonl")
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
     replace_value(&line, "timestamp", iso).into_bytes()
 }
 
@@ -135,9 +143,12 @@ fn the_year_9999_is_a_bad_row_today() {
     // With the rule off it is a valid (if odd) time; past it nothing is.
     let off = Limits::default().at(now(), None);
     assert_eq!(
-        parse_event(&tsv_with(&[("derived_tstamp", "9999-12-31 23:59:59.999")]), &off)
-            .unwrap()
-            .time,
+        parse_event(
+            &tsv_with(&[("derived_tstamp", "9999-12-31 23:59:59.999")]),
+            &off
+        )
+        .unwrap()
+        .time,
         MAX_EVENT_TIME
     );
     for absurd in [
@@ -222,7 +233,10 @@ fn one_too_large(record: &[u8], limits: &Limits) -> BadRow {
     parse_record(record, limits, &mut events, &mut bad);
     assert_eq!((events.len(), bad.len()), (0, 1));
     let row = bad.pop().unwrap();
-    assert_eq!(row.original, record, "the bad row holds the compressed record");
+    assert_eq!(
+        row.original, record,
+        "the bad row holds the compressed record"
+    );
     assert_eq!(row.error.field, "record");
     row
 }

@@ -337,7 +337,10 @@ mod tests {
             ..Limits::default()
         };
         let limit = too_large(decompress(&bomb, Compression::Zstd, &limits, &mut buf));
-        assert_eq!(limit, InflationLimit::Size(Limits::DEFAULT_MAX_DECOMPRESSED));
+        assert_eq!(
+            limit,
+            InflationLimit::Size(Limits::DEFAULT_MAX_DECOMPRESSED)
+        );
         assert!(buf.capacity() as u64 <= Limits::DEFAULT_MAX_DECOMPRESSED);
     }
 

@@ -136,25 +136,37 @@ mod tests {
 
     #[test]
     fn times() {
-        let t = event_time(&[
-            (Some("2024-08-14 15:27:51.685"), "derived_tstamp"),
-            (Some("x"), "collector_tstamp"),
-        ], NO_LIMIT);
+        let t = event_time(
+            &[
+                (Some("2024-08-14 15:27:51.685"), "derived_tstamp"),
+                (Some("x"), "collector_tstamp"),
+            ],
+            NO_LIMIT,
+        );
         assert_eq!(t, Ok(1_723_649_271_685));
-        let t = event_time(&[
-            (None, "derived_tstamp"),
-            (Some("2024-08-14T15:27:51Z"), "collector_tstamp"),
-        ], NO_LIMIT);
+        let t = event_time(
+            &[
+                (None, "derived_tstamp"),
+                (Some("2024-08-14T15:27:51Z"), "collector_tstamp"),
+            ],
+            NO_LIMIT,
+        );
         assert_eq!(t, Ok(1_723_649_271_000));
-        let t = event_time(&[
-            (Some("yesterday"), "derived_tstamp"),
-            (Some("2024-08-14 15:27:51"), "collector_tstamp"),
-        ], NO_LIMIT);
+        let t = event_time(
+            &[
+                (Some("yesterday"), "derived_tstamp"),
+                (Some("2024-08-14 15:27:51"), "collector_tstamp"),
+            ],
+            NO_LIMIT,
+        );
         assert_eq!(
             t,
             Err(ParseError::new("derived_tstamp", Reason::InvalidTimestamp))
         );
-        let t = event_time(&[(None, "derived_tstamp"), (None, "collector_tstamp")], NO_LIMIT);
+        let t = event_time(
+            &[(None, "derived_tstamp"), (None, "collector_tstamp")],
+            NO_LIMIT,
+        );
         assert_eq!(
             t,
             Err(ParseError::new(
@@ -170,7 +182,10 @@ mod tests {
             (Some("2024-08-14 15:27:51.685"), "derived_tstamp"),
             (Some("2024-08-14 15:00:00"), "collector_tstamp"),
         ];
-        assert_eq!(event_time(&derived, 1_723_649_271_685), Ok(1_723_649_271_685));
+        assert_eq!(
+            event_time(&derived, 1_723_649_271_685),
+            Ok(1_723_649_271_685)
+        );
         assert_eq!(
             event_time(&derived, 1_723_649_271_684),
             Err(ParseError::new(
@@ -181,10 +196,16 @@ mod tests {
                 }
             ))
         );
-        let collector = [(None, "derived_tstamp"), (Some("9999-12-31 00:00:00"), "collector_tstamp")];
+        let collector = [
+            (None, "derived_tstamp"),
+            (Some("9999-12-31 00:00:00"), "collector_tstamp"),
+        ];
         assert!(matches!(
             event_time(&collector, 1_723_649_271_684),
-            Err(ParseError { field: "collector_tstamp", reason: Reason::FutureTimestamp { .. } })
+            Err(ParseError {
+                field: "collector_tstamp",
+                reason: Reason::FutureTimestamp { .. }
+            })
         ));
     }
 

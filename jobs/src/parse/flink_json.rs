@@ -147,8 +147,10 @@ impl<'de> FlinkJson<'de> {
     /// Derives the event (SPEC section 1); its time must not be later than `latest`.
     pub(crate) fn build(self, latest: Millis) -> Result<ShopperEvent, ParseError> {
         let event_id = derive::event_id(text(self.id, "id")?.as_deref(), "id")?;
-        let time =
-            derive::event_time(&[(text(self.timestamp, "timestamp")?.as_deref(), "timestamp")], latest)?;
+        let time = derive::event_time(
+            &[(text(self.timestamp, "timestamp")?.as_deref(), "timestamp")],
+            latest,
+        )?;
         let enrich = self.enrich.unwrap_or_default();
         let user = enrich.user.unwrap_or_default();
         let user = derive::user_key(

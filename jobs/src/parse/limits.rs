@@ -31,9 +31,6 @@ impl Limits {
     /// Default of [`Limits::max_compression_ratio`]. Batches of enriched events compress 3 to
     /// 30 times; a bomb (a run of zeros, the same event repeated) compresses thousands of times.
     pub const DEFAULT_MAX_COMPRESSION_RATIO: u64 = 200;
-    /// Default of `time.max_future`: 15 minutes, more than any sane clock difference between a
-    /// tracker, the collector and this job.
-    pub const DEFAULT_MAX_FUTURE: Millis = 15 * 60 * 1000;
 
     /// These limits with the future-time rule at `now` (epoch milliseconds, the wall clock):
     /// events dated after `now + max_future` are rejected. `None` switches the rule off.
@@ -54,7 +51,10 @@ impl Limits {
         if by_ratio < self.max_decompressed {
             (by_ratio, InflationLimit::Ratio(self.max_compression_ratio))
         } else {
-            (self.max_decompressed, InflationLimit::Size(self.max_decompressed))
+            (
+                self.max_decompressed,
+                InflationLimit::Size(self.max_decompressed),
+            )
         }
     }
 }
@@ -115,7 +115,10 @@ mod tests {
             max_compression_ratio: 100,
             ..Limits::default()
         };
-        assert_eq!(limits.inflation_cap(50), (5_000, InflationLimit::Ratio(100)));
+        assert_eq!(
+            limits.inflation_cap(50),
+            (5_000, InflationLimit::Ratio(100))
+        );
         assert_eq!(
             limits.inflation_cap(100),
             (10_000, InflationLimit::Size(10_000))

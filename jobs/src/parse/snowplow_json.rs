@@ -124,16 +124,19 @@ impl<'de> SnowplowJson<'de> {
     /// Derives the event (SPEC section 1); its time must not be later than `latest`.
     pub(crate) fn build(self, latest: Millis) -> Result<ShopperEvent, ParseError> {
         let event_id = derive::event_id(text(self.event_id, "event_id")?.as_deref(), "event_id")?;
-        let time = derive::event_time(&[
-            (
-                text(self.derived_tstamp, "derived_tstamp")?.as_deref(),
-                "derived_tstamp",
-            ),
-            (
-                text(self.collector_tstamp, "collector_tstamp")?.as_deref(),
-                "collector_tstamp",
-            ),
-        ], latest)?;
+        let time = derive::event_time(
+            &[
+                (
+                    text(self.derived_tstamp, "derived_tstamp")?.as_deref(),
+                    "derived_tstamp",
+                ),
+                (
+                    text(self.collector_tstamp, "collector_tstamp")?.as_deref(),
+                    "collector_tstamp",
+                ),
+            ],
+            latest,
+        )?;
         let user = derive::user_key(
             [
                 text(self.user_id, "user_id")?.as_deref(),

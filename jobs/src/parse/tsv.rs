@@ -305,10 +305,13 @@ pub(crate) fn parse(line: &[u8], latest: Millis) -> Result<ShopperEvent, ParseEr
     f.split()?;
 
     let event_id = derive::event_id(f.get(EVENT_ID)?, FIELD_NAMES[EVENT_ID])?;
-    let time = derive::event_time(&[
-        (f.get(DERIVED_TSTAMP)?, FIELD_NAMES[DERIVED_TSTAMP]),
-        (f.get(COLLECTOR_TSTAMP)?, FIELD_NAMES[COLLECTOR_TSTAMP]),
-    ], latest)?;
+    let time = derive::event_time(
+        &[
+            (f.get(DERIVED_TSTAMP)?, FIELD_NAMES[DERIVED_TSTAMP]),
+            (f.get(COLLECTOR_TSTAMP)?, FIELD_NAMES[COLLECTOR_TSTAMP]),
+        ],
+        latest,
+    )?;
     let user = derive::user_key(
         [
             f.get(USER_ID)?,
