@@ -129,7 +129,7 @@ fn bench_records(c: &mut Criterion, name: &str, records: &[Vec<u8>], events: usi
     // Sanity: every generated event parses, so the bench measures the good path.
     let (mut good, mut bad) = (Vec::new(), Vec::new());
     for r in records {
-        parse_record(r, &mut good, &mut bad);
+        parse_record(r, &jobs::parse::Limits::default(), &mut good, &mut bad);
     }
     assert!(bad.is_empty(), "{name}: {}", bad[0]);
     assert_eq!(good.len(), events);
@@ -144,7 +144,12 @@ fn bench_records(c: &mut Criterion, name: &str, records: &[Vec<u8>], events: usi
             good.clear();
             bad.clear();
             for r in records {
-                parse_record(black_box(r), &mut good, &mut bad);
+                parse_record(
+                    black_box(r),
+                    &jobs::parse::Limits::default(),
+                    &mut good,
+                    &mut bad,
+                );
             }
             black_box((&good, &bad));
         })

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use jobs::job::{JobSettings, LaneSettings, SessionSettings};
+use jobs::parse::Limits;
 use operators::rolling::WindowSpec;
 use operators::Millis;
 use toml::{Table, Value};
@@ -64,6 +65,8 @@ pub struct TimeSettings {
     pub idle_timeout: Option<Duration>,
     /// Whether the watermark follows the wall clock when every partition is idle.
     pub follow_wall_clock: bool,
+    /// How far ahead of the wall clock an event may be dated; `None` accepts any date.
+    pub max_future: Option<Millis>,
 }
 
 /// Output settings.
@@ -88,6 +91,8 @@ pub struct SourceSettings {
     pub bounded: bool,
     /// Records per worker between watermark advances.
     pub batch_size: usize,
+    /// Decompression caps of compressed batches (the future-time rule is added per poll).
+    pub limits: Limits,
 }
 
 /// Kafka settings.
@@ -544,6 +549,24 @@ fn validate(table: &Table) -> Result<Config, ConfigError> {
         lateness: time.duration_at_most("lateness", true, 7 * DAY)?,
         idle_timeout,
         follow_wall_clock: time.bool("follow_wall_clock")?,
+        max_future: match time.table.get("max_future") {
+            Some(Value::String(text)) if text == "off" => None,
+            Some(Value::String(text)) => match parse_duration(text) {
+                Some(ms) if ms > 0 => Some(ms),
+                _ => {
+                    return err(format!(
+                        "`time.max_future` = `{text}`: write a duration above zero such as 15m, \
+                         or \"off\" to accept events dated any time ahead"
+                    ))
+                }
+            },
+            _ => {
+                return err(
+                    "`time.max_future` must be a duration in quotes such as \"15m\", \
+                     or \"off\" to accept events dated any time ahead",
+                )
+            }
+        },
     };
 
     let lanes = root.sub("lanes")?;
@@ -596,6 +619,11 @@ fn validate(table: &Table) -> Result<Config, ConfigError> {
         path: source.str("path")?.to_string(),
         bounded: source.bool("bounded")?,
         batch_size: usize::try_from(source.int_in("batch_size", 1, MAX_BATCH)?).unwrap_or(1),
+        limits: Limits {
+            max_decompressed: (source.int_in("max_decompressed_mib", 1, 4096)? as u64) << 20,
+            max_compression_ratio: source.int_in("max_compression_ratio", 10, 1_000_000)? as u64,
+            ..Limits::default()
+        },
     };
     if source_settings.kind == SourceKind::File && source_settings.path.is_empty() {
         return err("`source.path` is empty: give the file to read (or use --input FILE)");
@@ -681,6 +709,15 @@ mod tests {
         );
         assert_eq!(config.time.lateness, 5_000);
         assert_eq!(config.time.idle_timeout, Some(Duration::from_secs(3)));
+        assert_eq!(config.time.max_future, Some(15 * 60_000));
+        assert_eq!(config.source.limits, Limits::default());
+        assert_eq!(
+            load_with(&["time.max_future=off"])
+                .expect("off")
+                .time
+                .max_future,
+            None
+        );
         assert_eq!(config.job.expiry_grace, 600_000);
         assert_eq!(config.kafka.topic, "snowplow-enriched-good");
         assert_eq!(config.kafka.bad_rows_topic, "snowplow-live-shopper-bad");
@@ -710,6 +747,21 @@ mod tests {
     }
 
     #[test]
+    fn a_zero_max_future_in_a_file_says_how_to_switch_it_off() {
+        let dir = std::env::temp_dir().join(format!("live-shopper-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("zero.toml");
+        std::fs::write(&path, "[time]\nmax_future = 0\n").expect("write");
+        let message = load(Some(&path), Vec::new(), &[])
+            .expect_err("zero")
+            .to_string();
+        assert!(
+            message.contains("time.max_future") && message.contains("\"off\""),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn mistakes_name_the_key() {
         let cases = [
             ("time.lateness=5 seconds", "time.lateness"),
@@ -720,6 +772,21 @@ mod tests {
             ("nope.key=1", "nope.key"),
             ("lanes.cart.enabled=yes", "lanes.cart.enabled"),
             ("source.batch_size=0", "source.batch_size"),
+            ("time.max_future=0s", "time.max_future"),
+            ("time.max_future=0", "time.max_future"),
+            ("time.max_future=soon", "time.max_future"),
+            (
+                "source.max_decompressed_mib=0",
+                "source.max_decompressed_mib",
+            ),
+            (
+                "source.max_decompressed_mib=5000",
+                "source.max_decompressed_mib",
+            ),
+            (
+                "source.max_compression_ratio=9",
+                "source.max_compression_ratio",
+            ),
         ];
         for (set, key) in cases {
             let message = load_with(&[set]).expect_err(set).to_string();

@@ -241,12 +241,17 @@ fn worker_main(
         let mut failure: Option<String> = None;
         let (mut records, mut good) = (0u64, 0u64);
         let entered = inputs.time();
+        // Read once per poll, so that parsing an event does not read the clock.
+        let limits = config
+            .source
+            .limits
+            .at(wall_clock(), config.time.max_future);
         let status = source
             .poll(
                 config.source.batch_size,
                 &mut |partition, bytes, position| {
                     records += 1;
-                    parse_record(bytes, &mut events, &mut rejects);
+                    parse_record(bytes, &limits, &mut events, &mut rejects);
                     // The batch's largest event time and last position, per partition.
                     let (largest, last) = batch_largest[partition].get_or_insert((0, position));
                     *last = position;

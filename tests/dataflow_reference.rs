@@ -81,7 +81,7 @@ fn parse_file(path: &Path) -> Vec<ShopperEvent> {
     let text = std::fs::read(path).expect("read input");
     let (mut events, mut bad) = (Vec::new(), Vec::new());
     for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        parse_record(line, &mut events, &mut bad);
+        parse_record(line, &jobs::parse::Limits::default(), &mut events, &mut bad);
     }
     events
 }

@@ -35,7 +35,12 @@ fn fields(record: &Record) -> Vec<&str> {
 fn parse_one(bytes: &[u8]) -> Result<ShopperEvent, String> {
     let mut events = Vec::new();
     let mut bad = Vec::new();
-    jobs::parse::parse_record(bytes, &mut events, &mut bad);
+    jobs::parse::parse_record(
+        bytes,
+        &jobs::parse::Limits::default(),
+        &mut events,
+        &mut bad,
+    );
     match (events.len(), bad.len()) {
         (1, 0) => Ok(events.pop().expect("one event")),
         (0, 1) => Err(bad[0].error.to_string()),

@@ -2,7 +2,7 @@
 //! fixtures (tests/fixtures, see generate.py there): every encoding, and batches.
 
 use jobs::event::{EventKind, Price, Product, ShopperEvent};
-use jobs::parse::{encode_batch, parse_event, parse_record, Compression};
+use jobs::parse::{encode_batch, parse_event, parse_record, Compression, Limits};
 
 fn shared(name: &str) -> String {
     let path = format!(
@@ -22,7 +22,7 @@ fn lines(text: &str) -> Vec<&str> {
 }
 
 fn parse(line: &str) -> ShopperEvent {
-    parse_event(line.as_bytes()).unwrap_or_else(|e| panic!("{e}: {line}"))
+    parse_event(line.as_bytes(), &Limits::default()).unwrap_or_else(|e| panic!("{e}: {line}"))
 }
 
 fn id(uuid: &str) -> u128 {
@@ -310,7 +310,7 @@ fn flink_empty_payload_objects_mean_none() {
 fn compressed_batches_from_the_command_line_tools() {
     for name in ["batch.zst", "batch.gz"] {
         let (mut events, mut bad) = (Vec::new(), Vec::new());
-        parse_record(&own(name), &mut events, &mut bad);
+        parse_record(&own(name), &Limits::default(), &mut events, &mut bad);
         assert_eq!(bad, vec![], "{name}");
         assert_eq!(events, expected_samples(), "{name}");
     }
@@ -327,7 +327,12 @@ fn encoded_batches_mix_encodings() {
         .collect();
     for compression in [Compression::Zstd, Compression::Gzip] {
         let (mut events, mut bad) = (Vec::new(), Vec::new());
-        parse_record(&encode_batch(&records, compression), &mut events, &mut bad);
+        parse_record(
+            &encode_batch(&records, compression),
+            &Limits::default(),
+            &mut events,
+            &mut bad,
+        );
         assert!(bad.is_empty(), "{bad:?}");
         let kinds: Vec<_> = events.iter().map(|e| e.kind.clone()).collect();
         assert_eq!(

@@ -2,7 +2,8 @@
 //! rejected record must come back as a bad row with the field at fault.
 
 use jobs::parse::{
-    encode_batch, parse_event, parse_record, BadRow, Compression, ParseError, Reason, FIELD_NAMES,
+    encode_batch, parse_event, parse_record, BadRow, Compression, Limits, ParseError, Reason,
+    FIELD_NAMES,
 };
 
 fn sample(line: usize) -> String {
@@ -26,7 +27,7 @@ fn tsv_with(changes: &[(&str, &str)]) -> Vec<u8> {
 }
 
 fn err(record: &[u8]) -> ParseError {
-    match parse_event(record) {
+    match parse_event(record, &Limits::default()) {
         Ok(e) => panic!("parsed: {e:?}"),
         Err(e) => e,
     }
@@ -54,7 +55,7 @@ const SNOWPLOW_OK: &str = r#"{"event_id":"2a2e92cb-d65b-4978-bf65-498850bd8c08",
 #[test]
 fn well_formed_baselines_parse() {
     for record in [sample(1).into_bytes(), FLINK_OK.into(), SNOWPLOW_OK.into()] {
-        parse_event(&record).unwrap();
+        parse_event(&record, &Limits::default()).unwrap();
     }
 }
 
@@ -84,7 +85,7 @@ fn not_an_encoding() {
                 x as u8
             })
             .collect();
-        assert!(parse_event(&bytes).is_err());
+        assert!(parse_event(&bytes, &Limits::default()).is_err());
     }
 }
 
@@ -352,7 +353,7 @@ fn bad_numbers() {
     let revenue = contexts(
         r#"{"schema":"iglu:com.snowplowanalytics.snowplow.ecommerce/transaction/jsonschema/1-0-0","data":{"revenue":1e400}}"#,
     );
-    assert!(parse_event(&tsv_with(&[("contexts", &revenue)])).is_err());
+    assert!(parse_event(&tsv_with(&[("contexts", &revenue)]), &Limits::default()).is_err());
     reject(
         FLINK_OK
             .replace(r#""total_value":42.99"#, r#""total_value":"NaN""#)
@@ -377,7 +378,7 @@ fn invalid_utf8() {
     let mut record = tsv_with(&[("page_title", "XX")]);
     let at = record.windows(2).position(|w| w == b"XX").unwrap();
     record[at] = 0xFF;
-    parse_event(&record).unwrap();
+    parse_event(&record, &Limits::default()).unwrap();
 }
 
 #[test]
@@ -398,7 +399,7 @@ fn display_names_field_and_reason() {
 
 fn run(record: &[u8]) -> (usize, Vec<BadRow>) {
     let (mut events, mut bad) = (Vec::new(), Vec::new());
-    parse_record(record, &mut events, &mut bad);
+    parse_record(record, &Limits::default(), &mut events, &mut bad);
     (events.len(), bad)
 }
 

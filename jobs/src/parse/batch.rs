@@ -4,6 +4,7 @@
 use std::io::{Read, Write};
 
 use super::error::{ParseError, Reason};
+use super::limits::Limits;
 
 /// The compression of a batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -21,9 +22,9 @@ const FORMAT_VERSION: u8 = 1;
 /// The only payload version this parser knows (enriched events, one per frame).
 const PAYLOAD_VERSION: u8 = 1;
 
-/// Upper bound on a decompressed batch. A Kafka record is at most a few MiB, and a record that
-/// inflates past this is treated as a broken batch rather than allowed to exhaust memory.
-pub const MAX_DECOMPRESSED: u64 = 256 << 20;
+/// How much of a batch is decompressed at a time. The output grows by at most this past what
+/// it holds, never past the batch's cap.
+const CHUNK: usize = 32 << 10;
 
 /// The compression of a record, if it starts with a compressed-batch magic.
 pub(crate) fn detect(record: &[u8]) -> Option<Compression> {
@@ -45,16 +46,24 @@ fn bad(detail: impl Into<String>) -> ParseError {
     )
 }
 
-/// Decompresses a batch into `out` (cleared first).
+/// Decompresses a batch into `out` (cleared first), stopping with
+/// [`Reason::BatchTooLarge`] as soon as it would inflate past `limits.max_decompressed` or
+/// `limits.max_compression_ratio` times the record's size. `out` never grows past that cap, so
+/// that a small record cannot make the parser allocate much. The zstd decoder's own buffer is
+/// the smaller of the frame's declared size and its window, and the window is held to the cap
+/// rounded up to a power of two (at least 8 MiB, the largest window of ordinary levels).
 pub(crate) fn decompress(
     record: &[u8],
     compression: Compression,
+    limits: &Limits,
     out: &mut Vec<u8>,
 ) -> Result<(), ParseError> {
     out.clear();
+    let (cap, limit) = limits.inflation_cap(record.len());
+    let cap = usize::try_from(cap).unwrap_or(usize::MAX);
     // Size hints from the headers (zstd frame content size, gzip ISIZE): growing the buffer by
-    // doubling would copy a large batch several times over. Bounded by a generous compression
-    // ratio, so that a forged header cannot make a tiny record reserve a lot of memory.
+    // doubling would copy a large batch several times over. A forged header reserves at most the
+    // cap, which the record is entitled to anyway.
     let hint = match compression {
         Compression::Zstd => zstd::zstd_safe::get_frame_content_size(record)
             .ok()
@@ -63,23 +72,68 @@ pub(crate) fn decompress(
             .last_chunk::<4>()
             .map(|size| u64::from(u32::from_le_bytes(*size))),
     };
+    let too_large = || {
+        ParseError::new(
+            "record",
+            Reason::BatchTooLarge {
+                compressed: record.len(),
+                limit,
+            },
+        )
+    };
+    // Only a hint, even when past the cap: garbage after a magic reads as a huge size, and
+    // should be reported as broken, which decoding finds out.
     if let Some(hint) = hint {
-        let plausible = (record.len() as u64).saturating_mul(64);
-        out.reserve(hint.min(plausible).min(MAX_DECOMPRESSED) as usize);
+        out.reserve_exact(usize::try_from(hint).unwrap_or(usize::MAX).min(cap));
     }
     let result = match compression {
-        Compression::Zstd => zstd::stream::read::Decoder::new(record)
-            .and_then(|d| d.take(MAX_DECOMPRESSED + 1).read_to_end(out)),
-        Compression::Gzip => flate2::read::MultiGzDecoder::new(record)
-            .take(MAX_DECOMPRESSED + 1)
-            .read_to_end(out),
+        Compression::Zstd => zstd::stream::read::Decoder::with_buffer(record).and_then(|mut d| {
+            d.window_log_max(window_log_max(cap))?;
+            read_capped(d, cap, out)
+        }),
+        Compression::Gzip => read_capped(flate2::read::MultiGzDecoder::new(record), cap, out),
     };
     match result {
         Err(e) => Err(bad(format!("{compression:?} decompression failed: {e}"))),
-        Ok(n) if n as u64 > MAX_DECOMPRESSED => Err(bad(format!(
-            "decompresses to more than {MAX_DECOMPRESSED} bytes"
-        ))),
-        Ok(_) => Ok(()),
+        Ok(false) => {
+            out.clear();
+            Err(too_large())
+        }
+        Ok(true) => Ok(()),
+    }
+}
+
+/// The largest zstd window (as a power of two) a batch capped at `cap` bytes may use: enough for
+/// any frame that declares its size (its window is at most its size) and for any frame of
+/// levels up to 19 (8 MiB windows at most), within what zstd accepts.
+fn window_log_max(cap: usize) -> u32 {
+    cap.checked_next_power_of_two()
+        .map_or(usize::BITS, usize::ilog2)
+        .clamp(23, 31)
+}
+
+/// Reads `reader` to its end into `out`, which must not grow past `cap` bytes. `Ok(false)` when
+/// the stream holds more than that: it is not read further.
+fn read_capped(mut reader: impl Read, cap: usize, out: &mut Vec<u8>) -> std::io::Result<bool> {
+    let mut chunk = [0u8; CHUNK];
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => return Ok(true),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if n > cap - out.len() {
+            return Ok(false);
+        }
+        if out.capacity() - out.len() < n {
+            // Amortised doubling, like `Vec`'s own, but never past the cap.
+            let target = (out.capacity().saturating_mul(2))
+                .max(out.len() + n)
+                .min(cap);
+            out.reserve_exact(target - out.len());
+        }
+        out.extend_from_slice(&chunk[..n]);
     }
 }
 
@@ -153,6 +207,7 @@ pub fn encode_batch(events: &[&[u8]], compression: Compression) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::limits::InflationLimit;
     use super::*;
 
     #[test]
@@ -161,7 +216,7 @@ mod tests {
             let batch = encode_batch(&[b"one", b"", b"three"], c);
             assert_eq!(detect(&batch), Some(c));
             let mut buf = Vec::new();
-            decompress(&batch, c, &mut buf).unwrap();
+            decompress(&batch, c, &Limits::default(), &mut buf).unwrap();
             assert_eq!(frames(&buf).unwrap(), vec![&b"one"[..], b"", b"three"]);
         }
     }
@@ -186,7 +241,7 @@ mod tests {
         let mut zstd = ZSTD_MAGIC.to_vec();
         zstd.extend_from_slice(b"garbage garbage");
         assert!(matches!(
-            decompress(&zstd, Compression::Zstd, &mut buf)
+            decompress(&zstd, Compression::Zstd, &Limits::default(), &mut buf)
                 .unwrap_err()
                 .reason,
             Reason::BadBatch { .. }
@@ -194,10 +249,142 @@ mod tests {
         let mut gzip = encode_batch(&[b"event"], Compression::Gzip);
         gzip.truncate(gzip.len() - 6);
         assert!(matches!(
-            decompress(&gzip, Compression::Gzip, &mut buf)
+            decompress(&gzip, Compression::Gzip, &Limits::default(), &mut buf)
                 .unwrap_err()
                 .reason,
             Reason::BadBatch { .. }
         ));
+    }
+
+    /// A batch whose decompressed size is exactly `size` bytes: the framing and one event.
+    fn batch_of(size: usize, compression: Compression) -> Vec<u8> {
+        encode_batch(&[&vec![b'x'; size - 6]], compression)
+    }
+
+    fn too_large(result: Result<(), ParseError>) -> InflationLimit {
+        match result.map_err(|e| e.reason) {
+            Err(Reason::BatchTooLarge { limit, .. }) => limit,
+            other => panic!("expected BatchTooLarge, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn size_cap() {
+        let limits = Limits {
+            max_decompressed: 1 << 20,
+            max_compression_ratio: u64::MAX,
+            ..Limits::default()
+        };
+        for c in [Compression::Zstd, Compression::Gzip] {
+            let mut buf = Vec::new();
+            let at_cap = batch_of(1 << 20, c);
+            decompress(&at_cap, c, &limits, &mut buf).expect("a batch at the cap is fine");
+            assert_eq!(buf.len(), 1 << 20);
+            assert_eq!(frames(&buf).expect("framing")[0].len(), (1 << 20) - 6);
+
+            let mut buf = Vec::new();
+            let over = batch_of((1 << 20) + 1, c);
+            let limit = too_large(decompress(&over, c, &limits, &mut buf));
+            assert_eq!(limit, InflationLimit::Size(1 << 20), "{c:?}");
+            assert!(buf.capacity() <= 1 << 20, "{c:?}: {}", buf.capacity());
+        }
+    }
+
+    #[test]
+    fn ratio_cap() {
+        for c in [Compression::Zstd, Compression::Gzip] {
+            let batch = batch_of(1 << 20, c);
+            let ratio = ((1u64 << 20) as f64 / batch.len() as f64).ceil() as u64;
+            assert!(ratio > 100, "{c:?}: a run of one byte compresses well");
+            let mut limits = Limits {
+                max_compression_ratio: ratio,
+                ..Limits::default()
+            };
+            let mut buf = Vec::new();
+            decompress(&batch, c, &limits, &mut buf).expect("a batch just under the ratio");
+            assert_eq!(buf.len(), 1 << 20);
+
+            limits.max_compression_ratio = ratio - 1;
+            let mut buf = Vec::new();
+            let limit = too_large(decompress(&batch, c, &limits, &mut buf));
+            assert_eq!(limit, InflationLimit::Ratio(ratio - 1), "{c:?}");
+            assert!(buf.capacity() as u64 <= (ratio - 1) * batch.len() as u64);
+        }
+    }
+
+    #[test]
+    fn a_bomb_stops_at_the_cap() {
+        // 100 MiB of zeros in about 3 KiB.
+        let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 19).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..100 {
+            encoder.write_all(&zeros).unwrap();
+        }
+        let bomb = encoder.finish().unwrap();
+        assert!(bomb.len() < 8 << 10, "{}", bomb.len());
+        let mut buf = Vec::new();
+        let limits = Limits::default();
+        let limit = too_large(decompress(&bomb, Compression::Zstd, &limits, &mut buf));
+        assert_eq!(
+            limit,
+            InflationLimit::Ratio(Limits::DEFAULT_MAX_COMPRESSION_RATIO)
+        );
+        assert!(buf.capacity() as u64 <= bomb.len() as u64 * limits.max_compression_ratio);
+
+        // Past the size cap even with no ratio cap.
+        let limits = Limits {
+            max_compression_ratio: u64::MAX,
+            ..Limits::default()
+        };
+        let limit = too_large(decompress(&bomb, Compression::Zstd, &limits, &mut buf));
+        assert_eq!(
+            limit,
+            InflationLimit::Size(Limits::DEFAULT_MAX_DECOMPRESSED)
+        );
+        assert!(buf.capacity() as u64 <= Limits::DEFAULT_MAX_DECOMPRESSED);
+    }
+
+    /// A frame of unknown size with the given window, holding `size` bytes.
+    fn streamed(size: usize, window_log: u32) -> Vec<u8> {
+        let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        encoder.window_log(window_log).unwrap();
+        encoder.include_contentsize(false).unwrap();
+        encoder.write_all(&vec![b'x'; size]).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn windows_past_the_cap_are_refused() {
+        let limits = Limits {
+            max_decompressed: 1 << 20,
+            max_compression_ratio: u64::MAX,
+            ..Limits::default()
+        };
+        let mut buf = Vec::new();
+        // An 8 MiB window is allowed; the output stops at the cap.
+        let record = streamed(4 << 20, 23);
+        let limit = too_large(decompress(&record, Compression::Zstd, &limits, &mut buf));
+        assert_eq!(limit, InflationLimit::Size(1 << 20));
+        // A 16 MiB window is not, whatever the frame holds.
+        let record = streamed(1000, 24);
+        let error = decompress(&record, Compression::Zstd, &limits, &mut buf).unwrap_err();
+        assert!(
+            matches!(&error.reason, Reason::BadBatch { detail } if detail.contains("memory")),
+            "{error}"
+        );
+        let limits = Limits {
+            max_decompressed: 16 << 20,
+            ..limits
+        };
+        decompress(&record, Compression::Zstd, &limits, &mut buf).expect("window within the cap");
+        assert_eq!(buf.len(), 1000);
+    }
+
+    #[test]
+    fn window_logs() {
+        assert_eq!(window_log_max(64 << 20), 26);
+        assert_eq!(window_log_max((64 << 20) + 1), 27);
+        assert_eq!(window_log_max(0), 23);
+        assert_eq!(window_log_max(usize::MAX), 31);
     }
 }

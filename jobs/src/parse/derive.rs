@@ -36,13 +36,23 @@ pub(crate) fn event_id(value: Option<&str>, field: &'static str) -> Result<u128,
 }
 
 /// Event time: the first timestamp that is set. A set but unparsable one is an error even when a
-/// later one would parse: silently falling back would shift the event in time.
+/// later one would parse: silently falling back would shift the event in time. So is one later
+/// than `latest` (the wall clock plus `time.max_future`), for the same reason.
 pub(crate) fn event_time(
     candidates: &[(Option<&str>, &'static str)],
+    latest: Millis,
 ) -> Result<Millis, ParseError> {
     for &(value, field) in candidates {
         if let Some(value) = value {
-            return parse_timestamp(value).ok_or(ParseError::new(field, Reason::InvalidTimestamp));
+            let time =
+                parse_timestamp(value).ok_or(ParseError::new(field, Reason::InvalidTimestamp))?;
+            if time > latest {
+                return Err(ParseError::new(
+                    field,
+                    Reason::FutureTimestamp { time, latest },
+                ));
+            }
+            return Ok(time);
         }
     }
     // The last candidate is the one that should always be there (`collector_tstamp`).
@@ -122,27 +132,41 @@ mod tests {
         );
     }
 
+    const NO_LIMIT: Millis = crate::parse::limits::MAX_EVENT_TIME;
+
     #[test]
     fn times() {
-        let t = event_time(&[
-            (Some("2024-08-14 15:27:51.685"), "derived_tstamp"),
-            (Some("x"), "collector_tstamp"),
-        ]);
+        let t = event_time(
+            &[
+                (Some("2024-08-14 15:27:51.685"), "derived_tstamp"),
+                (Some("x"), "collector_tstamp"),
+            ],
+            NO_LIMIT,
+        );
         assert_eq!(t, Ok(1_723_649_271_685));
-        let t = event_time(&[
-            (None, "derived_tstamp"),
-            (Some("2024-08-14T15:27:51Z"), "collector_tstamp"),
-        ]);
+        let t = event_time(
+            &[
+                (None, "derived_tstamp"),
+                (Some("2024-08-14T15:27:51Z"), "collector_tstamp"),
+            ],
+            NO_LIMIT,
+        );
         assert_eq!(t, Ok(1_723_649_271_000));
-        let t = event_time(&[
-            (Some("yesterday"), "derived_tstamp"),
-            (Some("2024-08-14 15:27:51"), "collector_tstamp"),
-        ]);
+        let t = event_time(
+            &[
+                (Some("yesterday"), "derived_tstamp"),
+                (Some("2024-08-14 15:27:51"), "collector_tstamp"),
+            ],
+            NO_LIMIT,
+        );
         assert_eq!(
             t,
             Err(ParseError::new("derived_tstamp", Reason::InvalidTimestamp))
         );
-        let t = event_time(&[(None, "derived_tstamp"), (None, "collector_tstamp")]);
+        let t = event_time(
+            &[(None, "derived_tstamp"), (None, "collector_tstamp")],
+            NO_LIMIT,
+        );
         assert_eq!(
             t,
             Err(ParseError::new(
@@ -150,6 +174,39 @@ mod tests {
                 Reason::MissingTimestamp
             ))
         );
+    }
+
+    #[test]
+    fn future_times_name_their_field() {
+        let derived = [
+            (Some("2024-08-14 15:27:51.685"), "derived_tstamp"),
+            (Some("2024-08-14 15:00:00"), "collector_tstamp"),
+        ];
+        assert_eq!(
+            event_time(&derived, 1_723_649_271_685),
+            Ok(1_723_649_271_685)
+        );
+        assert_eq!(
+            event_time(&derived, 1_723_649_271_684),
+            Err(ParseError::new(
+                "derived_tstamp",
+                Reason::FutureTimestamp {
+                    time: 1_723_649_271_685,
+                    latest: 1_723_649_271_684
+                }
+            ))
+        );
+        let collector = [
+            (None, "derived_tstamp"),
+            (Some("9999-12-31 00:00:00"), "collector_tstamp"),
+        ];
+        assert!(matches!(
+            event_time(&collector, 1_723_649_271_684),
+            Err(ParseError {
+                field: "collector_tstamp",
+                reason: Reason::FutureTimestamp { .. }
+            })
+        ));
     }
 
     #[test]

@@ -3,6 +3,10 @@
 
 use std::fmt;
 
+use super::limits::InflationLimit;
+use super::time::format_iso8601;
+use crate::event::Millis;
+
 /// What was wrong with a field. Each variant's `Display` is a short sentence for the bad-rows
 /// destination and the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,8 +30,17 @@ pub enum Reason {
         /// The schema URI found.
         schema: String,
     },
-    /// A timestamp that is neither `yyyy-MM-dd HH:mm:ss[.SSS]` nor ISO-8601.
+    /// A timestamp that is neither `yyyy-MM-dd HH:mm:ss[.SSS]` nor ISO-8601, or one outside
+    /// 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z once its offset is applied.
     InvalidTimestamp,
+    /// An event time later than the wall clock plus `time.max_future`: the clock of whatever
+    /// dated it is wrong, and counting it would move the watermark into the future.
+    FutureTimestamp {
+        /// The event time, epoch milliseconds.
+        time: Millis,
+        /// The latest event time accepted when it was read.
+        latest: Millis,
+    },
     /// Neither `derived_tstamp` nor `collector_tstamp` (flink JSON: `timestamp`) is set.
     MissingTimestamp,
     /// None of `user_id`, `domain_userid`, `network_userid` is set.
@@ -44,6 +57,15 @@ pub enum Reason {
     BadBatch {
         /// What failed.
         detail: String,
+    },
+    /// A compressed batch that inflates past a limit (`source.max_decompressed_mib` or
+    /// `source.max_compression_ratio`): decompression stops there, and the bad row holds the
+    /// compressed record.
+    BatchTooLarge {
+        /// The size of the compressed record, in bytes.
+        compressed: usize,
+        /// The limit it went past.
+        limit: InflationLimit,
     },
 }
 
@@ -69,6 +91,28 @@ impl fmt::Display for Reason {
             Reason::InvalidNumber => f.write_str("not a valid number"),
             Reason::NotAString => f.write_str("expected a string"),
             Reason::BadBatch { detail } => write!(f, "broken compressed batch: {detail}"),
+            Reason::FutureTimestamp { time, latest } => write!(
+                f,
+                "event time {} is later than {} (the wall clock plus time.max_future)",
+                format_iso8601(*time),
+                format_iso8601(*latest)
+            ),
+            Reason::BatchTooLarge {
+                compressed,
+                limit: InflationLimit::Size(size),
+            } => write!(
+                f,
+                "compressed batch of {compressed} bytes inflates past {size} bytes \
+                 (source.max_decompressed_mib)"
+            ),
+            Reason::BatchTooLarge {
+                compressed,
+                limit: InflationLimit::Ratio(ratio),
+            } => write!(
+                f,
+                "compressed batch of {compressed} bytes inflates past {ratio} times its size \
+                 (source.max_compression_ratio)"
+            ),
         }
     }
 }

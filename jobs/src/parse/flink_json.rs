@@ -13,7 +13,7 @@ use super::entities::{
 use super::error::ParseError;
 use super::json::At;
 use super::url::is_search;
-use crate::event::{EventKind, ShopperEvent};
+use crate::event::{EventKind, Millis, ShopperEvent};
 
 /// `payload`: which keys are set depends on the event type; `{}` stands for "none".
 #[derive(Deserialize, Default)]
@@ -144,11 +144,13 @@ impl<'de> FlinkJson<'de> {
         self.present
     }
 
-    /// Derives the event (SPEC section 1).
-    pub(crate) fn build(self) -> Result<ShopperEvent, ParseError> {
+    /// Derives the event (SPEC section 1); its time must not be later than `latest`.
+    pub(crate) fn build(self, latest: Millis) -> Result<ShopperEvent, ParseError> {
         let event_id = derive::event_id(text(self.id, "id")?.as_deref(), "id")?;
-        let time =
-            derive::event_time(&[(text(self.timestamp, "timestamp")?.as_deref(), "timestamp")])?;
+        let time = derive::event_time(
+            &[(text(self.timestamp, "timestamp")?.as_deref(), "timestamp")],
+            latest,
+        )?;
         let enrich = self.enrich.unwrap_or_default();
         let user = enrich.user.unwrap_or_default();
         let user = derive::user_key(

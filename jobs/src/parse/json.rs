@@ -11,7 +11,7 @@ use super::entities::Str;
 use super::error::{ParseError, Reason};
 use super::flink_json::FlinkJson;
 use super::snowplow_json::SnowplowJson;
-use crate::event::ShopperEvent;
+use crate::event::{Millis, ShopperEvent};
 
 /// Where the parser is, so that a JSON error names the top-level key whose value was at fault.
 pub(crate) type At = Cell<&'static str>;
@@ -48,8 +48,8 @@ impl<'de> Visitor<'de> for TopVisitor<'_> {
     }
 }
 
-/// Parses one JSON-encoded event (the record starts with `{`).
-pub(crate) fn parse(bytes: &[u8]) -> Result<ShopperEvent, ParseError> {
+/// Parses one JSON-encoded event (the record starts with `{`), dated no later than `latest`.
+pub(crate) fn parse(bytes: &[u8], latest: Millis) -> Result<ShopperEvent, ParseError> {
     let text =
         std::str::from_utf8(bytes).map_err(|_| ParseError::new("record", Reason::InvalidUtf8))?;
     let at = At::new("record");
@@ -59,9 +59,9 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<ShopperEvent, ParseError> {
         .and_then(|top| de.end().map(|()| top))
         .map_err(|e| ParseError::json(at.get(), e))?;
     if top.flink.is_present() {
-        top.flink.build()
+        top.flink.build(latest)
     } else if top.snowplow.is_present() {
-        top.snowplow.build()
+        top.snowplow.build(latest)
     } else {
         Err(ParseError::new("record", Reason::UnknownEncoding))
     }

@@ -16,7 +16,7 @@ use super::entities::{
 use super::error::ParseError;
 use super::json::At;
 use super::url::is_search;
-use crate::event::ShopperEvent;
+use crate::event::{Millis, ShopperEvent};
 
 const PRODUCT: &str = "contexts_com_snowplowanalytics_snowplow_ecommerce_product_1";
 const CART: &str = "contexts_com_snowplowanalytics_snowplow_ecommerce_cart_1";
@@ -121,19 +121,22 @@ impl<'de> SnowplowJson<'de> {
         self.present
     }
 
-    /// Derives the event (SPEC section 1).
-    pub(crate) fn build(self) -> Result<ShopperEvent, ParseError> {
+    /// Derives the event (SPEC section 1); its time must not be later than `latest`.
+    pub(crate) fn build(self, latest: Millis) -> Result<ShopperEvent, ParseError> {
         let event_id = derive::event_id(text(self.event_id, "event_id")?.as_deref(), "event_id")?;
-        let time = derive::event_time(&[
-            (
-                text(self.derived_tstamp, "derived_tstamp")?.as_deref(),
-                "derived_tstamp",
-            ),
-            (
-                text(self.collector_tstamp, "collector_tstamp")?.as_deref(),
-                "collector_tstamp",
-            ),
-        ])?;
+        let time = derive::event_time(
+            &[
+                (
+                    text(self.derived_tstamp, "derived_tstamp")?.as_deref(),
+                    "derived_tstamp",
+                ),
+                (
+                    text(self.collector_tstamp, "collector_tstamp")?.as_deref(),
+                    "collector_tstamp",
+                ),
+            ],
+            latest,
+        )?;
         let user = derive::user_key(
             [
                 text(self.user_id, "user_id")?.as_deref(),

@@ -1,5 +1,6 @@
 //! Timestamps: Snowplow's `yyyy-MM-dd HH:mm:ss[.SSS]` UTC and ISO-8601, to and from epoch milliseconds.
 
+use super::limits::MAX_EVENT_TIME;
 use crate::event::Millis;
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
@@ -44,6 +45,10 @@ fn digits(bytes: &[u8]) -> Option<u32> {
 /// Parses `yyyy-MM-dd HH:mm:ss[.fraction]` (Snowplow enriched) or ISO-8601
 /// `yyyy-MM-ddTHH:mm:ss[.fraction][Z|+hh:mm|-hh:mm]` into epoch milliseconds (UTC).
 /// The fraction may have any number of digits; digits past milliseconds are truncated.
+///
+/// `None` for anything else, including offsets beyond `±23:59` and instants before the epoch or
+/// after [`MAX_EVENT_TIME`] (what `9999-12-31T23:59:59-01:00` would be), so that every time it
+/// returns can be formatted back and has room for window arithmetic.
 pub fn parse_timestamp(text: &str) -> Option<Millis> {
     let b = text.as_bytes();
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b' ' || b[10] == b'T') {
@@ -81,6 +86,9 @@ pub fn parse_timestamp(text: &str) -> Option<Millis> {
         [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] | [sign @ (b'+' | b'-'), h1, h2, m1, m2] => {
             let h = digits(&[*h1, *h2])? as i64;
             let m = digits(&[*m1, *m2])? as i64;
+            if h > 23 || m > 59 {
+                return None;
+            }
             let total = h * 60 + m;
             if *sign == b'+' {
                 total
@@ -96,7 +104,8 @@ pub fn parse_timestamp(text: &str) -> Option<Millis> {
     if secs < 0 {
         return None;
     }
-    Some(secs as u64 * 1000 + millis)
+    let time = secs as u64 * 1000 + millis;
+    (time <= MAX_EVENT_TIME).then_some(time)
 }
 
 fn days_in_month(year: i64, month: u32) -> u32 {
@@ -172,9 +181,37 @@ mod tests {
             "2024-08-14 15:27:51.",
             "2024-08-14 15:27:51 x",
             "abcd-08-14 15:27:51",
+            "2024-08-14T15:27:51+24:00",
+            "2024-08-14T15:27:51+99:99",
+            "2024-08-14T15:27:51-00:60",
+            "1969-12-31T23:59:59.999Z",
+            "1970-01-01T00:30:00+01:00",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999-00:01",
+            "9999-12-31T23:59:60Z",
+            "2024-08-14T15:27:51+",
+            "2024-08-14T15:27:51\u{e9}",
+            "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}",
         ] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn accepts_the_edges() {
+        assert_eq!(parse_timestamp("1970-01-01T01:00:00+01:00"), Some(0));
+        assert_eq!(
+            parse_timestamp("9999-12-31T23:59:59.999Z"),
+            Some(MAX_EVENT_TIME)
+        );
+        assert_eq!(
+            parse_timestamp("9999-12-31T23:59:59.999+23:59"),
+            Some(MAX_EVENT_TIME - (23 * 60 + 59) * 60_000)
+        );
+        assert_eq!(
+            parse_timestamp("2024-08-14T15:27:51.68512345678901234567890Z"),
+            Some(1_723_649_271_685)
+        );
     }
 
     #[test]

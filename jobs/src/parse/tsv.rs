@@ -10,7 +10,7 @@ use super::entities::Entities;
 use super::envelope;
 use super::error::{ParseError, Reason};
 use super::url::is_search;
-use crate::event::ShopperEvent;
+use crate::event::{Millis, ShopperEvent};
 
 /// Number of fields of an enriched event.
 pub const FIELD_COUNT: usize = 131;
@@ -295,8 +295,8 @@ fn for_each_tab_portable(line: &[u8], mut f: impl FnMut(usize)) {
     }
 }
 
-/// Parses one enriched TSV line (without its line terminator).
-pub(crate) fn parse(line: &[u8]) -> Result<ShopperEvent, ParseError> {
+/// Parses one enriched TSV line (without its line terminator), dated no later than `latest`.
+pub(crate) fn parse(line: &[u8], latest: Millis) -> Result<ShopperEvent, ParseError> {
     let mut f = Fields {
         line,
         text: None,
@@ -305,10 +305,13 @@ pub(crate) fn parse(line: &[u8]) -> Result<ShopperEvent, ParseError> {
     f.split()?;
 
     let event_id = derive::event_id(f.get(EVENT_ID)?, FIELD_NAMES[EVENT_ID])?;
-    let time = derive::event_time(&[
-        (f.get(DERIVED_TSTAMP)?, FIELD_NAMES[DERIVED_TSTAMP]),
-        (f.get(COLLECTOR_TSTAMP)?, FIELD_NAMES[COLLECTOR_TSTAMP]),
-    ])?;
+    let time = derive::event_time(
+        &[
+            (f.get(DERIVED_TSTAMP)?, FIELD_NAMES[DERIVED_TSTAMP]),
+            (f.get(COLLECTOR_TSTAMP)?, FIELD_NAMES[COLLECTOR_TSTAMP]),
+        ],
+        latest,
+    )?;
     let user = derive::user_key(
         [
             f.get(USER_ID)?,
