@@ -152,6 +152,9 @@ struct GenerateArgs {
     /// Round event times down to this grain, e.g. 5s, so that events share timestamps.
     #[arg(long, default_value = "1ms")]
     time_grain: String,
+    /// Share of events, 0 to 1, dated ten years ahead (a device with a wrong clock).
+    #[arg(long, default_value_t = 0.0)]
+    future_rate: f64,
     /// Random seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -338,6 +341,7 @@ fn generate_command(args: GenerateArgs) -> Result<(), String> {
         late_rate: args.late_rate,
         late_ms,
         time_grain_ms,
+        future_rate: args.future_rate,
         seed: args.seed,
         malformed_rate: args.malformed_rate,
         encoding,

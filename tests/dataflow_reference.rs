@@ -80,8 +80,13 @@ fn run_job(input: &Path, output: &Path, sets: &[&str], extra: &[&str]) -> String
 fn parse_file(path: &Path) -> Vec<ShopperEvent> {
     let text = std::fs::read(path).expect("read input");
     let (mut events, mut bad) = (Vec::new(), Vec::new());
+    // The job's default rule: an event more than 15 minutes ahead of the clock is a bad row.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let limits = jobs::parse::Limits::default().at(now, Some(15 * 60_000));
     for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        parse_record(line, &jobs::parse::Limits::default(), &mut events, &mut bad);
+        parse_record(line, &limits, &mut events, &mut bad);
     }
     events
 }
@@ -219,7 +224,8 @@ fn matches_reference_with_default_windows() {
 
 /// A share of events arrives 10 minutes late (a mobile tracker flushing its offline buffer):
 /// later than the 1 and 5 minute windows, about as late as the 10 minute ones, later than the
-/// session gap. Each must count in every later emission whose window covers it.
+/// session gap. Each must count in every later emission whose window covers it. A few more are
+/// dated ten years ahead: bad rows, which must not move the watermark.
 #[test]
 fn events_later_than_the_shortest_window() {
     let mut sets = SHORT.to_vec();
@@ -239,6 +245,8 @@ fn events_later_than_the_shortest_window() {
             "0.03",
             "--late",
             "10m",
+            "--future-rate",
+            "0.002",
             "--seed",
             "12",
         ],
@@ -246,6 +254,12 @@ fn events_later_than_the_shortest_window() {
         &[],
         &short_settings(5_000),
     );
+    let bad = std::fs::read_to_string(scratch("late10m.bad")).expect("read bad rows");
+    let future = bad
+        .lines()
+        .filter(|l| l.contains("time.max_future"))
+        .count();
+    assert!(future > 5, "only {future} future-dated bad rows");
 }
 
 /// Events two hours late are older than every short window: they count nowhere, and the job
@@ -302,6 +316,8 @@ fn default_windows_with_events_minutes_and_hours_late() {
                 "0.02",
                 "--late",
                 late,
+                "--future-rate",
+                "0.001",
                 "--seed",
                 seed,
             ],

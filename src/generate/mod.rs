@@ -85,6 +85,9 @@ impl FromStr for Encoding {
     }
 }
 
+/// How far ahead the `future_rate` share of events is dated: ten years.
+const FUTURE_SKEW_MS: u64 = 10 * 365 * 86_400_000;
+
 /// What to generate. Every field matters for the output: the same options give the same bytes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GenerateOptions {
@@ -106,6 +109,9 @@ pub struct GenerateOptions {
     /// Event times are rounded down to a multiple of this (1 = milliseconds as simulated), so
     /// that a coarse grain gives many events of one shopper the same timestamp.
     pub time_grain_ms: u64,
+    /// Share (0 to 1) of events dated ten years ahead (a device with a wrong clock): the job
+    /// must reject them as bad rows rather than let them move the watermark.
+    pub future_rate: f64,
     /// Seed of every random choice.
     pub seed: u64,
     /// Share (0 to 1) of records replaced by a malformed record.
@@ -130,6 +136,7 @@ impl Default for GenerateOptions {
             late_rate: 0.0,
             late_ms: 0,
             time_grain_ms: 1,
+            future_rate: 0.0,
             seed: 42,
             malformed_rate: 0.0,
             encoding: Encoding::Tsv,
@@ -180,6 +187,12 @@ impl GenerateOptions {
         }
         if self.late_ms > limit {
             return Err("late_ms is too large".into());
+        }
+        if !(0.0..=1.0).contains(&self.future_rate) {
+            return Err(format!(
+                "future_rate must be between 0 and 1, got {}",
+                self.future_rate
+            ));
         }
         if self.time_grain_ms == 0 {
             return Err("time_grain_ms must be at least 1".into());
@@ -271,6 +284,7 @@ pub struct Shop {
     seq: u64,
     delay_rng: Rng,
     late_rng: Rng,
+    future_rng: Rng,
     malformed_rng: Rng,
     emitted: u64,
 }
@@ -296,6 +310,7 @@ impl Shop {
             delay_rng: Rng::new(options.seed, 2),
             malformed_rng: Rng::new(options.seed, 3),
             late_rng: Rng::new(options.seed, 4),
+            future_rng: Rng::new(options.seed, 5),
             options,
             catalog,
             sim,
@@ -404,6 +419,19 @@ impl Shop {
             if has_key {
                 push_key(key, event);
             }
+        } else if self.options.future_rate > 0.0 && self.future_rng.chance(self.options.future_rate)
+        {
+            let mut skewed = event.clone();
+            skewed.time += FUTURE_SKEW_MS;
+            encode(
+                self.options.encoding,
+                buf,
+                &mut self.clock,
+                &self.catalog,
+                &skewed,
+                Damage::None,
+            );
+            push_key(key, event);
         } else {
             encode(
                 self.options.encoding,
