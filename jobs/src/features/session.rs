@@ -1,10 +1,8 @@
 //! Session lane: per visit (session key), from the session's events, which may arrive in any
 //! order.
 
-use std::collections::BTreeMap;
-
 use operators::changes::Rendered;
-use operators::session::SessionFeatures;
+use operators::session::{OrderMap, SessionFeatures};
 use operators::symbols::{Sym, SymMap, Symbols};
 use operators::Order;
 use serde::{Deserialize, Serialize};
@@ -112,11 +110,11 @@ pub struct SessionState {
     /// The earliest event that has a campaign, and its campaign.
     campaign: Option<(Order, Sym)>,
     latest: Option<Latest>,
-    devices: SymMap<()>,
-    locations: SymMap<()>,
+    devices: Distinct,
+    locations: Distinct,
     /// The location of every event that has one, in order: the neighbours of a late event here
     /// are what its location changes in the region changes.
-    located: BTreeMap<Order, Sym>,
+    located: OrderMap<Sym>,
     region_changes: u64,
 }
 
@@ -125,10 +123,71 @@ fn change(a: Option<Sym>, b: Option<Sym>) -> u64 {
     matches!((a, b), (Some(a), Some(b)) if a != b) as u64
 }
 
-/// Adds `text` to a set of distinct symbols, which holds one reference per member.
-fn insert_distinct(set: &mut SymMap<()>, text: &str, symbols: &mut Symbols) -> Sym {
+/// Distinct symbols, holding one reference each: a short list while a session has seen a few
+/// devices or locations, a hash set beyond.
+enum Distinct {
+    Few(Vec<Sym>),
+    Many(SymMap<()>),
+}
+
+/// Members beyond which a [`Distinct`] becomes a hash set.
+const FEW: usize = 16;
+
+impl Default for Distinct {
+    fn default() -> Self {
+        Distinct::Few(Vec::new())
+    }
+}
+
+impl Distinct {
+    /// Adds `sym`, whose reference the set takes; false (the reference not taken) when it is
+    /// already a member.
+    fn insert(&mut self, sym: Sym) -> bool {
+        match self {
+            Distinct::Few(list) => {
+                if list.contains(&sym) {
+                    return false;
+                }
+                list.push(sym);
+                if list.len() > FEW {
+                    *self = Distinct::Many(list.drain(..).map(|sym| (sym, ())).collect());
+                }
+                true
+            }
+            Distinct::Many(set) => set.insert(sym, ()).is_none(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Distinct::Few(list) => list.len(),
+            Distinct::Many(set) => set.len(),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Sym> + '_ {
+        let (few, many) = match self {
+            Distinct::Few(list) => (Some(list.iter()), None),
+            Distinct::Many(set) => (None, Some(set.keys())),
+        };
+        few.into_iter()
+            .flatten()
+            .chain(many.into_iter().flatten())
+            .copied()
+    }
+
+    fn into_vec(self) -> Vec<Sym> {
+        match self {
+            Distinct::Few(list) => list,
+            Distinct::Many(set) => set.into_keys().collect(),
+        }
+    }
+}
+
+/// Adds `text` to a set of distinct symbols.
+fn insert_distinct(set: &mut Distinct, text: &str, symbols: &mut Symbols) -> Sym {
     let sym = symbols.intern(text);
-    if set.insert(sym, ()).is_some() {
+    if !set.insert(sym) {
         symbols.release(sym);
     }
     sym
@@ -155,16 +214,19 @@ fn replace_opt(slot: &mut Option<Sym>, text: Option<&str>, symbols: &mut Symbols
 }
 
 /// Adds the members of `from` to `into`, dropping the references of those already there.
-fn union(into: &mut SymMap<()>, from: SymMap<()>, symbols: &mut Symbols) {
-    for (sym, ()) in from {
-        if into.insert(sym, ()).is_some() {
+fn union(into: &mut Distinct, mut from: Distinct, symbols: &mut Symbols) {
+    if into.len() < from.len() {
+        std::mem::swap(into, &mut from);
+    }
+    for sym in from.into_vec() {
+        if !into.insert(sym) {
             symbols.release(sym);
         }
     }
 }
 
-fn write_set(out: &mut String, set: &SymMap<()>, symbols: &Symbols) {
-    let mut texts: Vec<&str> = set.keys().map(|&sym| symbols.text(sym)).collect();
+fn write_set(out: &mut String, set: &Distinct, symbols: &Symbols) {
+    let mut texts: Vec<&str> = set.iter().map(|sym| symbols.text(sym)).collect();
     texts.sort_unstable();
     format::write_sorted_list(out, texts);
 }
@@ -225,12 +287,12 @@ impl SessionFeatures for Session {
             let sym = insert_distinct(&mut state.locations, &location, symbols);
             // In order the previous location is the last one; otherwise the event sits between
             // two neighbours, whose change (if any) it replaces by its own two.
-            let (before, after) = match state.located.last_key_value() {
-                Some((&last, &previous)) if last < order => (Some(previous), None),
-                _ => (
-                    state.located.range(..order).next_back().map(|(_, &s)| s),
-                    state.located.range(order..).next().map(|(_, &s)| s),
-                ),
+            let (before, after) = match state.located.last() {
+                Some((last, previous)) if last < order => (Some(previous), None),
+                _ => {
+                    let (before, after) = state.located.neighbours(order);
+                    (before.map(|(_, s)| s), after.map(|(_, s)| s))
+                }
             };
             state.region_changes =
                 state.region_changes + change(before, Some(sym)) + change(Some(sym), after)
@@ -252,8 +314,8 @@ impl SessionFeatures for Session {
             return earlier;
         }
         let boundary = change(
-            earlier.located.last_key_value().map(|(_, &s)| s),
-            later.located.first_key_value().map(|(_, &s)| s),
+            earlier.located.last().map(|(_, s)| s),
+            later.located.first().map(|(_, s)| s),
         );
         let region_changes = earlier.region_changes + later.region_changes + boundary;
         // The smaller state is poured into the larger one.
@@ -291,8 +353,7 @@ impl SessionFeatures for Session {
         }
         union(&mut into.devices, from.devices, symbols);
         union(&mut into.locations, from.locations, symbols);
-        // One insertion per entry of the smaller map (`BTreeMap::append` would rebuild both).
-        into.located.extend(from.located);
+        into.located.absorb(from.located);
         into
     }
 
@@ -304,7 +365,12 @@ impl SessionFeatures for Session {
             symbols.release(latest.user);
             symbols.release_opt(latest.platform);
         }
-        for sym in state.devices.into_keys().chain(state.locations.into_keys()) {
+        for sym in state
+            .devices
+            .into_vec()
+            .into_iter()
+            .chain(state.locations.into_vec())
+        {
             symbols.release(sym);
         }
     }
@@ -364,8 +430,14 @@ mod tests {
         }
     }
 
-    fn event(rng: &mut Rng) -> SessionEvent {
+    /// An event; `places` locations to pick from, so that the sets of distinct locations can
+    /// grow large.
+    fn event(rng: &mut Rng, places: usize) -> SessionEvent {
         let text = |rng: &mut Rng, items: &[Option<&str>]| rng.pick(items).map(str::to_string);
+        let location = match rng.below(4) {
+            0 => None,
+            _ => Some(format!("C{}/R{}", rng.below(2), rng.below(places))),
+        };
         let kind = rng.pick(&[
             SessionKind::PageView,
             SessionKind::ProductView,
@@ -379,7 +451,7 @@ mod tests {
             campaign: text(rng, &[None, None, None, Some("spring"), Some("autumn")]),
             device: text(rng, &[None, Some("Desktop"), Some("Phone"), Some("Tablet")]),
             platform: text(rng, &[None, Some("web"), Some("mob")]),
-            location: text(rng, &[None, Some("US/CA"), Some("US/NY"), Some("GB/ENG")]),
+            location,
         }
     }
 
@@ -424,13 +496,18 @@ mod tests {
     #[test]
     fn any_insertion_and_merge_order_gives_the_in_order_features() {
         let mut rng = Rng(99);
-        for _ in 0..2_000 {
+        for round in 0..2_000 {
             // Events with many equal times; orders are distinct, as the operator guarantees.
+            // Every tenth session is long and wanders over many places.
+            let (size, places) = if round % 10 == 0 { (300, 40) } else { (40, 3) };
             let mut events: Vec<(Order, SessionEvent)> = Vec::new();
-            for _ in 0..1 + rng.below(40) {
-                let order = (1_000 + rng.below(12) as Millis * 500, rng.below(6) as u128);
+            for _ in 0..1 + rng.below(size) {
+                let order = (
+                    1_000 + rng.below(size / 3) as Millis * 500,
+                    rng.below(6) as u128,
+                );
                 if events.iter().all(|(o, _)| *o != order) {
-                    events.push((order, event(&mut rng)));
+                    events.push((order, event(&mut rng, places)));
                 }
             }
             events.sort_by_key(|(order, _)| *order);
