@@ -1,6 +1,8 @@
 //! The window operators in isolation: lane records already parsed and keyed, through a one-worker
 //! timely dataflow with the rolling (product lane, 5m and 1h) or session operator, features
-//! discarded. Event time advances 100 ms per record, over 2 000 shoppers.
+//! discarded. Event time advances 100 ms per record, over 2 000 shoppers; the hot-key cases put
+//! the same number of session events into one session of 5 minutes, in order and with the same
+//! 2 s of disorder as the other cases.
 //!
 //! cargo bench --bench windows -- --warm-up-time 1 --measurement-time 5
 
@@ -60,27 +62,49 @@ fn product_views() -> Vec<Keyed<ProductView>> {
         .collect()
 }
 
-fn session_events() -> Vec<Keyed<SessionEvent>> {
-    let mut rng = Rng(11);
+fn session_event(rng: &mut Rng) -> SessionEvent {
     let kinds = [
         SessionKind::PageView,
         SessionKind::ProductView,
         SessionKind::AddToCart,
         SessionKind::Other,
     ];
+    let kind = kinds[(rng.next() % 4) as usize];
+    SessionEvent {
+        kind,
+        search: kind == SessionKind::PageView && rng.next().is_multiple_of(5),
+        user: format!("user-{}", rng.next() % USERS),
+        campaign: (rng.next().is_multiple_of(10)).then(|| "spring-sale".to_string()),
+        device: Some(["Desktop", "Phone", "Tablet"][(rng.next() % 3) as usize].to_string()),
+        platform: Some("web".to_string()),
+        location: Some(["US/CA", "US/NY", "GB/ENG"][(rng.next() % 3) as usize].to_string()),
+    }
+}
+
+fn session_events() -> Vec<Keyed<SessionEvent>> {
+    let mut rng = Rng(11);
     (0..RECORDS)
         .map(|i| {
-            let kind = kinds[(rng.next() % 4) as usize];
-            let event = SessionEvent {
-                kind,
-                search: kind == SessionKind::PageView && rng.next().is_multiple_of(5),
-                user: format!("user-{}", rng.next() % USERS),
-                campaign: (rng.next().is_multiple_of(10)).then(|| "spring-sale".to_string()),
-                device: Some(["Desktop", "Phone", "Tablet"][(rng.next() % 3) as usize].to_string()),
-                platform: Some("web".to_string()),
-                location: Some(["US/CA", "US/NY", "GB/ENG"][(rng.next() % 3) as usize].to_string()),
-            };
+            let event = session_event(&mut rng);
             keyed(&mut rng, i, "session", event)
+        })
+        .collect()
+}
+
+/// One session key, `RECORDS` events spread evenly over 5 minutes, each up to `jitter`
+/// milliseconds late.
+fn hot_session_events(jitter: Millis) -> Vec<Keyed<SessionEvent>> {
+    let mut rng = Rng(13);
+    (0..RECORDS)
+        .map(|i| {
+            let entry = session_event(&mut rng);
+            let late = if jitter > 0 { rng.next() % jitter } else { 0 };
+            Keyed {
+                key: "session-hot".to_string(),
+                time: START + (i as u64 * 300_000 / RECORDS as u64) + 2_000 - late,
+                id: ((rng.next() as u128) << 64) | i as u128,
+                entry,
+            }
         })
         .collect()
 }
@@ -163,25 +187,31 @@ fn windows(c: &mut Criterion) {
         )
     });
 
-    let events = session_events();
-    group.bench_function("session_30m_gap", |b| {
-        b.iter_batched(
-            || events.clone(),
-            |records| {
-                drive(records, |records, ends| {
-                    let config = SessionConfig {
-                        prefix: "session".to_string(),
-                        features: session::FEATURES.iter().map(|f| f.to_string()).collect(),
-                        gap: 1_800_000,
-                        interval: 1_000,
-                        retention: 600_000,
-                    };
-                    sessions::<Session>(records, ends, config, "SessionLane")
-                })
-            },
-            BatchSize::LargeInput,
-        )
-    });
+    let session_config = || SessionConfig {
+        prefix: "session".to_string(),
+        features: session::FEATURES.iter().map(|f| f.to_string()).collect(),
+        gap: 1_800_000,
+        interval: 1_000,
+        retention: 600_000,
+    };
+    let cases = [
+        ("session_30m_gap", session_events()),
+        ("session_hot_key_in_order", hot_session_events(0)),
+        ("session_hot_key_disorder", hot_session_events(2_000)),
+    ];
+    for (name, events) in cases {
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || events.clone(),
+                |records| {
+                    drive(records, move |records, ends| {
+                        sessions::<Session>(records, ends, session_config(), "SessionLane")
+                    })
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
     group.finish();
 }
 
