@@ -18,6 +18,7 @@ use timely::ExchangeData;
 
 use crate::changes::{store_key, FeatureWrite, KeyMap, Keyed, Rendered, Written};
 use crate::driver::{emission_operator, queue_due, KeyedLogic, Schedule, Timers};
+use crate::late::LateCounter;
 use crate::symbols::Symbols;
 use crate::time::{ceil_to, Millis, Order};
 
@@ -223,6 +224,9 @@ struct KeyState<S> {
     /// at most one is left: a run followed by another ends more than the gap before a record
     /// the emission has seen, so the emission has closed it.
     runs: VecDeque<Run<S>>,
+    /// The time of the last record of the latest closed run. A closed session is never
+    /// reopened: a record within the gap of it is late. Kept until no record can be.
+    closed_last: Option<Millis>,
     written: Written,
     dirty: bool,
     schedule: Schedule,
@@ -232,6 +236,7 @@ impl<S> Default for KeyState<S> {
     fn default() -> Self {
         KeyState {
             runs: VecDeque::new(),
+            closed_last: None,
             written: Written::default(),
             dirty: false,
             schedule: Schedule::default(),
@@ -246,6 +251,7 @@ struct Sessions<S: SessionFeatures> {
     symbols: Symbols,
     touched: Vec<String>,
     values: Rendered,
+    late: LateCounter,
 }
 
 /// Writes the changes of the rendered `values` of `key` since the last write.
@@ -280,7 +286,7 @@ fn publish(
 }
 
 impl<S: SessionFeatures> Sessions<S> {
-    fn new(config: SessionConfig) -> Self {
+    fn new(config: SessionConfig, name: &str) -> Self {
         Sessions {
             config,
             features: S::default(),
@@ -288,6 +294,7 @@ impl<S: SessionFeatures> Sessions<S> {
             symbols: Symbols::default(),
             touched: Vec::new(),
             values: Rendered::default(),
+            late: LateCounter::register(name),
         }
     }
 
@@ -303,6 +310,14 @@ impl<S: SessionFeatures> Sessions<S> {
             Some(state) => state,
             None => self.keys.entry(record.key.clone()).or_default(),
         };
+        // A closed session is never reopened or extended.
+        if state
+            .closed_last
+            .is_some_and(|last| order.0 <= last.saturating_add(gap))
+        {
+            self.late.record();
+            return;
+        }
         let runs = &mut state.runs;
         // The first run that starts after the record; the one before it starts at or before.
         let next = runs.partition_point(|run| run.first <= order);
@@ -337,6 +352,15 @@ impl<S: SessionFeatures> Sessions<S> {
                         run.orders.insert(order, ());
                         run.first = order;
                         features.insert(&mut run.state, order, record.entry, symbols);
+                    }
+                    // Alone, and its own session would already have closed: too late.
+                    (None, false) if now > order.0.saturating_add(gap) => {
+                        self.late.record();
+                        // A key this record would have created holds nothing.
+                        if runs.is_empty() && state.closed_last.is_none() {
+                            self.keys.remove(&record.key);
+                        }
+                        return;
                     }
                     (None, false) => {
                         let mut run = Run {
@@ -400,12 +424,23 @@ impl<S: SessionFeatures> Sessions<S> {
             }
             if let Some(run) = state.runs.pop_front() {
                 crate::gauge::add(-(run.orders.len() as i64));
+                state.closed_last = Some(run.last.0.max(state.closed_last.unwrap_or(0)));
                 self.features.release(run.state, &mut self.symbols);
             }
             state.written.clear();
             state.dirty = true;
         }
-        self.keys.remove(key);
+        // Past this, a record within the gap of the closed session is also more than the gap
+        // before the emission, and late without it: the key can be forgotten.
+        let forget = state
+            .closed_last
+            .map_or(0, |last| last.saturating_add(gap.saturating_mul(2)));
+        if now > forget {
+            self.keys.remove(key);
+        } else {
+            let at = ceil_to(forget.saturating_add(1), self.config.interval);
+            state.schedule.arm(at, key, timers);
+        }
     }
 }
 
@@ -454,7 +489,7 @@ pub fn sessions<'s, S: SessionFeatures>(
     name: &str,
 ) -> StreamVec<'s, u64, FeatureWrite> {
     let interval = config.interval;
-    let logic = Sessions::<S>::new(config);
+    let logic = Sessions::<S>::new(config, name);
     emission_operator(records, ends, interval, name, logic)
 }
 
@@ -533,6 +568,7 @@ mod tests {
     #[derive(Default)]
     struct ModelKey {
         held: BTreeMap<Order, u32>,
+        closed_last: Option<Millis>,
         written: Written,
         dirty: bool,
         schedule: Schedule,
@@ -558,6 +594,17 @@ mod tests {
             let gap = self.config.gap;
             let mut touched = Vec::new();
             for record in records {
+                // Late: within the gap of a closed session, or alone and already past closing.
+                let t = record.time;
+                let (joins, near_closed) = self.keys.get(&record.key).map_or((false, false), |k| {
+                    (
+                        k.held.keys().any(|(r, _)| r.abs_diff(t) <= gap),
+                        k.closed_last.is_some_and(|c| t <= c + gap),
+                    )
+                });
+                if near_closed || (!joins && now > t + gap) {
+                    continue;
+                }
                 let state = self.keys.entry(record.key.clone()).or_default();
                 if state.held.contains_key(&record.order()) {
                     continue;
@@ -578,8 +625,18 @@ mod tests {
                         }
                         run.push((order, payload.to_string()));
                     }
+                    // A key without records stays while a late record could fall within the gap
+                    // of what it closed.
                     let Some(&(last, _)) = run.last() else {
-                        self.keys.remove(&key);
+                        match state.closed_last.map(|c| c + 2 * gap) {
+                            Some(forget) if now <= forget => {
+                                let at = ceil_to(forget + 1, self.config.interval);
+                                state.schedule.arm(at, &key, timers);
+                            }
+                            _ => {
+                                self.keys.remove(&key);
+                            }
+                        }
                         break;
                     };
                     let closing = now > last.0 + gap;
@@ -606,6 +663,7 @@ mod tests {
                         break;
                     }
                     state.held.retain(|order, _| *order > last);
+                    state.closed_last = Some(last.0.max(state.closed_last.unwrap_or(0)));
                     state.written.clear();
                     state.dirty = true;
                 }
@@ -706,7 +764,7 @@ mod tests {
             largest = Some(largest.map_or(record.time, |l| l.max(record.time)));
             pending.entry(at).or_default().push(record);
         }
-        let mut logic = Sessions::<Trace>::new(config());
+        let mut logic = Sessions::<Trace>::new(config(), "session-test");
         let mut model = Model {
             config: config(),
             keys: KeyMap::default(),
@@ -820,15 +878,18 @@ mod tests {
         };
         // Two sessions 8 s apart, then a record between them that is within the gap of both,
         // then the same record again.
-        let records = vec![
-            at("a", 10_000, 1),
-            at("a", 18_000, 2),
-            at("a", 13_500, 3),
-            at("a", 13_500, 3),
-        ];
-        let mut logic = Sessions::<Trace>::new(config());
+        let records = vec![at("a", 18_000, 2), at("a", 13_500, 3), at("a", 13_500, 3)];
+        let mut logic = Sessions::<Trace>::new(config(), "bridge-test");
         let mut timers = Timers::new();
         let mut out = Vec::new();
+        logic.emit(
+            10_000,
+            vec![at("a", 10_000, 1)],
+            Vec::new(),
+            &mut timers,
+            &mut out,
+        );
+        out.clear();
         logic.emit(18_000, records, Vec::new(), &mut timers, &mut out);
         let written: BTreeSet<(String, Option<String>)> =
             out.into_iter().map(|w| (w.key, w.value)).collect();

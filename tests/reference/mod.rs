@@ -378,30 +378,42 @@ pub fn expected_changes(arrived: &[Arrived], settings: &Settings, last_emission:
 /// The events of one session key that come too late (SPEC section 2): a session that has
 /// closed is never reopened, so an event within the gap of a closed session is late, and so is
 /// one whose own session would already have closed when it arrives, unless it joins a session
-/// still open. Simulated emission by emission, in arrival order.
+/// still open. What a key closed is remembered until, with no session open, the watermark has
+/// passed its last event by twice the gap (from then on such an event is late anyway, unless it
+/// joins a session opened since). Simulated emission by emission, in arrival order.
 fn late_for_session(events: &[&Arrived], settings: &Settings) -> BTreeSet<(u64, u128)> {
-    let gap = settings.gap;
+    let (gap, interval) = (settings.gap, settings.interval);
     let mut arrivals = events.to_vec();
     arrivals.sort_by_key(|a| a.effective);
     let mut open: BTreeSet<(u64, u128)> = BTreeSet::new();
     let mut closed_last: Option<u64> = None;
+    let mut forget_at: Option<u64> = None;
     let mut late = BTreeSet::new();
     for a in arrivals {
         let now = a.effective;
-        // Sessions whose closing emission came before this one have closed, oldest first.
-        while let Some(&(first, _)) = open.first() {
-            let mut last = first;
-            for &(t, _) in &open {
-                if t > last + gap {
-                    break;
+        // What happened at the emissions before this one: sessions closing, oldest first, and
+        // the key forgetting what it closed.
+        loop {
+            let closing = first_session_end(&open, gap)
+                .map(|last| (ceil_to(last + gap + 1, interval), last))
+                .filter(|&(at, _)| at < now);
+            let forgetting = forget_at.filter(|&at| at < now);
+            match (closing, forgetting) {
+                (Some((at, last)), f) if f.is_none_or(|f| at <= f) => {
+                    open.retain(|&(t, _)| t > last);
+                    closed_last = Some(closed_last.map_or(last, |c| c.max(last)));
+                    if open.is_empty() {
+                        forget_at = closed_last.map(|c| ceil_to(c + 2 * gap + 1, interval));
+                    }
                 }
-                last = t;
+                (_, Some(_)) => {
+                    forget_at = None;
+                    if open.is_empty() {
+                        closed_last = None;
+                    }
+                }
+                _ => break,
             }
-            if ceil_to(last + gap + 1, settings.interval) >= now {
-                break;
-            }
-            open.retain(|&(t, _)| t > last);
-            closed_last = Some(closed_last.map_or(last, |c| c.max(last)));
         }
         let t = a.event.time;
         let joins_open = open.iter().any(|&(r, _)| r.abs_diff(t) <= gap);
@@ -413,6 +425,19 @@ fn late_for_session(events: &[&Arrived], settings: &Settings) -> BTreeSet<(u64, 
         }
     }
     late
+}
+
+/// The time of the last event of the first session among `open`.
+fn first_session_end(open: &BTreeSet<(u64, u128)>, gap: u64) -> Option<u64> {
+    let mut times = open.iter().map(|&(t, _)| t);
+    let mut last = times.next()?;
+    for t in times {
+        if t > last + gap {
+            break;
+        }
+        last = t;
+    }
+    Some(last)
 }
 
 /// One line of the job's file output.
