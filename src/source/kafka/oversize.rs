@@ -8,8 +8,9 @@
 //! `MSG_SIZE_TOO_LARGE` for the partition instead, once its fetch size has grown to 1 GB.)
 //!
 //! Since the report names no partition, the source finds it by asking, for each partition it
-//! reads, a short-lived quiet consumer with the same settings to fetch that partition alone at
-//! its position ([`probe`]): the one whose answer is too large holds the record. The source then
+//! reads, a short-lived quiet consumer with the same settings but the smallest fetch sizes to
+//! fetch that partition alone at its position ([`probe`]): the answer is then the one batch
+//! holding that offset, and if it is too large, that record is the one. The source then
 //! seeks past that offset (a seek to an offset is allowed on an assigned partition) and reports
 //! a bad row with the partition, the offset and librdkafka's words.
 
@@ -48,7 +49,12 @@ pub fn probe(
         .set("group.id", "live-shopper-probe")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
-        .set("statistics.interval.ms", "0");
+        .set("statistics.interval.ms", "0")
+        // The smallest fetch: the broker answers with the one batch holding `offset` (it
+        // always sends the first batch whole), so an answer too large means that batch is.
+        .set("message.max.bytes", "1000")
+        .set("fetch.max.bytes", "1000")
+        .set("max.partition.fetch.bytes", "1");
     let context = SourceContext::new("probe", topic, true);
     let consumer: BaseConsumer<SourceContext> = config.create_with_context(context)?;
     let mut list = TopicPartitionList::new();
