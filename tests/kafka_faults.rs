@@ -279,3 +279,168 @@ fn file_bad_rows_have_the_same_shape_and_cap_and_start_fresh() {
         );
     }
 }
+
+/// The job as a child process, with its stderr collected line by line.
+struct Job {
+    child: std::process::Child,
+    lines: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Job {
+    /// Starts `live-shopper run --progress` with two workers and `sets`.
+    fn start(sets: &[String]) -> Job {
+        use std::io::BufRead;
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_live-shopper"));
+        command.args(["run", "--progress", "-w", "2"]);
+        for set in sets {
+            command.args(["--set", set]);
+        }
+        let mut child = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the job");
+        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                sink.lock().expect("lines").push(line);
+            }
+        });
+        Job { child, lines }
+    }
+
+    fn stderr(&self) -> String {
+        self.lines.lock().expect("lines").join("\n")
+    }
+
+    /// The event count of the latest progress line.
+    fn events(&self) -> Option<u64> {
+        let lines = self.lines.lock().expect("lines");
+        lines.iter().rev().find_map(|line| {
+            let rest = line.strip_prefix('[')?.split_once("] ")?.1;
+            rest.split_once(" events")?.0.parse().ok()
+        })
+    }
+
+    fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("the job ended ({status}):\n{}", self.stderr());
+        }
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Settings of an unbounded run from `brokers` into `redis`, with the default idleness (3 s,
+/// then the wall clock).
+fn unbounded_sets(brokers: &str, group: &str, redis: &support::RedisServer) -> Vec<String> {
+    vec![
+        format!("kafka.topic={TOPIC}"),
+        format!("kafka.bad_rows_topic={BAD_ROWS}"),
+        format!("kafka.group_id={group}"),
+        format!("kafka.properties.bootstrap.servers={brokers}"),
+        format!("redis.url={}", redis.url()),
+    ]
+}
+
+/// Runs the job unbounded over the backlog on `TOPIC` (`total` records, `events` good ones),
+/// calls `stall` once the first features are in Redis, and returns Redis once the run has
+/// settled: every record read and committed, every partition idle, so that the watermark
+/// follows the wall clock (the events are from January 2026): every rolling window is empty
+/// and deleted, and every session closed with its final values. That end does not depend on
+/// timing, unless a stall made records late.
+fn settled_run(
+    sets: Vec<String>,
+    group: &str,
+    brokers: &str,
+    totals: (i64, u64),
+    stall: impl FnOnce(&mut Job),
+) -> (BTreeMap<String, String>, String) {
+    let redis = support::RedisServer::start();
+    let mut sets = sets;
+    sets.extend(unbounded_sets(brokers, group, &redis));
+    let mut job = Job::start(&sets);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while redis.dbsize() == 0 {
+        job.assert_running();
+        assert!(Instant::now() < deadline, "no features:\n{}", job.stderr());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stall(&mut job);
+    let mut last = (0, Instant::now());
+    loop {
+        job.assert_running();
+        assert!(
+            Instant::now() < deadline,
+            "the run did not settle:\n{}",
+            job.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        let committed: i64 = support::committed_offsets(brokers, group, TOPIC)
+            .values()
+            .sum();
+        let size = redis.dbsize();
+        let rolling = redis.state().keys().any(|key| key.starts_with("user:"));
+        if committed < totals.0 || rolling || size == 0 || size != last.0 {
+            last = (size, Instant::now());
+        } else if last.1.elapsed() >= Duration::from_secs(3) && job.events() == Some(totals.1) {
+            break;
+        }
+    }
+    (redis.state(), job.stderr())
+}
+
+/// Compares the settled Redis of a stalled run with an undisturbed one.
+fn assert_same_end(expected: &BTreeMap<String, String>, actual: &BTreeMap<String, String>) {
+    assert!(
+        expected.len() > 500 && expected.keys().all(|k| k.starts_with("session:")),
+        "the settled state holds the closed sessions only: {} keys",
+        expected.len()
+    );
+    let diff = support::differences(expected, actual);
+    assert!(diff.is_empty(), "the stall changed the features: {diff}");
+}
+
+#[test]
+fn a_broker_down_for_seconds_during_a_backlog_changes_nothing() {
+    let records = support::shop(support::shop_options(20_000, 400, 0.0));
+    let (mock, brokers) = mock_cluster(16);
+    produce(&records, &brokers);
+    assert_eq!(support::retained(&brokers, TOPIC), records.len() as i64);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (reference, _, _) = file_reference(&records, dir.path());
+    let totals = (records.len() as i64, Metrics::get(&reference.events));
+    // Slow answers and small fetches make the backlog last several seconds.
+    mock.broker_round_trip_time(1, Duration::from_millis(40))
+        .expect("slow the broker down");
+    let sets = vec!["kafka.properties.max.partition.fetch.bytes=20000".to_string()];
+
+    let (expected, _) = settled_run(sets.clone(), "calm", &brokers, totals, |_| {});
+    let (actual, stderr) = settled_run(sets, "stalled", &brokers, totals, |job| {
+        mock.broker_down(1).expect("take the broker down");
+        std::thread::sleep(Duration::from_secs(6));
+        let during = job.events();
+        mock.broker_up(1).expect("bring the broker back");
+        assert!(
+            during.is_some_and(|events| events < totals.1),
+            "the broker went down in the middle of the backlog ({during:?} of {} events read)",
+            totals.1
+        );
+    });
+    assert!(
+        stderr.contains(&brokers),
+        "the outage is reported:
+{stderr}"
+    );
+    assert_same_end(&expected, &actual);
+}
