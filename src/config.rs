@@ -108,6 +108,10 @@ pub struct KafkaSettings {
     pub start: String,
     /// librdkafka properties, passed through.
     pub properties: BTreeMap<String, String>,
+    /// Longest wait for a Kafka connection or for the answer to a request.
+    pub timeout: Duration,
+    /// Largest bad-rows document (Kafka message or file line), in bytes.
+    pub bad_rows_max_bytes: usize,
 }
 
 /// Redis settings.
@@ -525,6 +529,45 @@ fn rolling_lane(
     Ok(Some(LaneSettings { windows, interval }))
 }
 
+/// `kafka.timeout`: librdkafka needs `socket.timeout.ms` 1 s above `fetch.wait.max.ms`.
+fn kafka_timeout(kafka: &Section<'_>) -> Result<Duration, ConfigError> {
+    let timeout = kafka.duration_at_most("timeout", false, 3_600_000)?;
+    if !(2_000..=3_600_000).contains(&timeout) {
+        return err(format!(
+            "`kafka.timeout` = `{}` must be between 2s and 1h",
+            kafka.str("timeout")?
+        ));
+    }
+    Ok(Duration::from_millis(timeout))
+}
+
+/// `kafka.bad_rows_max_bytes`: room for the document without its original, and below the
+/// producer's `message.max.bytes` with room for the message's framing.
+fn bad_rows_max_bytes(
+    kafka: &Section<'_>,
+    properties: &BTreeMap<String, String>,
+) -> Result<usize, ConfigError> {
+    const FRAMING: i64 = 2048;
+    let message_max = match properties.get("message.max.bytes") {
+        None => 1_000_000,
+        Some(text) => text.trim().parse::<i64>().map_err(|_| {
+            ConfigError(format!(
+                "`kafka.properties.message.max.bytes` = `{text}` must be a whole number of bytes"
+            ))
+        })?,
+    };
+    let min = crate::sink::bad_rows::MIN_MAX_BYTES as i64;
+    let max = message_max - FRAMING;
+    match kafka.table.get("bad_rows_max_bytes") {
+        Some(Value::Integer(n)) if (min..=max).contains(n) => Ok(*n as usize),
+        _ => err(format!(
+            "`kafka.bad_rows_max_bytes` must be a whole number from {min} to {max} \
+             (kafka.properties.message.max.bytes = {message_max}, less {FRAMING} bytes for the \
+             message's framing); the default is 900000"
+        )),
+    }
+}
+
 fn validate(table: &Table) -> Result<Config, ConfigError> {
     let root = Section {
         table,
@@ -655,6 +698,8 @@ fn validate(table: &Table) -> Result<Config, ConfigError> {
         bad_rows_topic: kafka.topic("bad_rows_topic")?.to_string(),
         group_id: kafka.str("group_id")?.to_string(),
         start: kafka.choice("start", &["earliest", "latest"])?.to_string(),
+        timeout: kafka_timeout(&kafka)?,
+        bad_rows_max_bytes: bad_rows_max_bytes(&kafka, &props)?,
         properties: props,
     };
 
@@ -721,6 +766,14 @@ mod tests {
         assert_eq!(config.job.expiry_grace, 600_000);
         assert_eq!(config.kafka.topic, "snowplow-enriched-good");
         assert_eq!(config.kafka.bad_rows_topic, "snowplow-live-shopper-bad");
+        assert_eq!(config.kafka.timeout, Duration::from_secs(10));
+        assert_eq!(config.kafka.bad_rows_max_bytes, 900_000);
+        let bigger = load_with(&[
+            "kafka.properties.message.max.bytes=4000000",
+            "kafka.bad_rows_max_bytes=3000000",
+        ])
+        .expect("a larger cap under a larger message.max.bytes");
+        assert_eq!(bigger.kafka.bad_rows_max_bytes, 3_000_000);
     }
 
     #[test]
@@ -786,6 +839,17 @@ mod tests {
             (
                 "source.max_compression_ratio=9",
                 "source.max_compression_ratio",
+            ),
+            ("kafka.timeout=1s", "kafka.timeout"),
+            ("kafka.timeout=soon", "kafka.timeout"),
+            ("kafka.bad_rows_max_bytes=100", "kafka.bad_rows_max_bytes"),
+            (
+                "kafka.bad_rows_max_bytes=999000",
+                "kafka.bad_rows_max_bytes",
+            ),
+            (
+                "kafka.properties.message.max.bytes=lots",
+                "message.max.bytes",
             ),
         ];
         for (set, key) in cases {

@@ -15,7 +15,7 @@ use timely::worker::Worker;
 use crate::config::{Config, SinkKind, SourceKind};
 use crate::metrics::Metrics;
 use crate::sink;
-use crate::sink::bad_rows::{BadRowSink, BadRows, FileBadRows};
+use crate::sink::bad_rows::{BadRowSink, BadRows, FileBadRows, Origin, Report};
 use crate::source::{file::FileSource, Source, Status};
 
 /// timely's own process settings: `-w` threads per process, `-n` processes, `-p` this
@@ -145,6 +145,10 @@ pub fn run(
     }
     let timely_config = cluster.timely_config()?;
     let secrets = crate::redact::Secrets::of(&config);
+    // Before connecting to the other processes, whose workers only start once connected.
+    if config.source.kind == SourceKind::File && cluster.process == 0 {
+        FileBadRows::start_fresh(&config.output.bad_rows_file)?;
+    }
     let config = Arc::new(config);
     let guards = timely::execute(timely_config, move |worker| {
         // Errors of librdkafka and the Redis client may quote a configured secret.
@@ -203,7 +207,11 @@ fn worker_main(
     })?;
 
     let mut source = (connectors.source)(config, index, peers)?;
-    let mut bad_rows = BadRows::new((connectors.bad_rows)(config, index)?, metrics.clone());
+    let mut bad_rows = BadRows::new(
+        (connectors.bad_rows)(config, index)?,
+        metrics.clone(),
+        config.kafka.bad_rows_max_bytes,
+    );
     let bounded = config.source.bounded || config.source.kind == SourceKind::File;
     let (idle_timeout, follow_wall_clock) = if bounded {
         (None, false)
@@ -211,6 +219,7 @@ fn worker_main(
         (config.time.idle_timeout, config.time.follow_wall_clock)
     };
     let partitions = source.partitions();
+    let partition_ids: Vec<Option<i32>> = (0..partitions).map(|p| source.partition_id(p)).collect();
     let mut watermarks = Watermarks::new(
         partitions,
         config.time.lateness,
@@ -267,8 +276,12 @@ fn worker_main(
                         }
                         inputs.send(&event);
                     }
+                    let origin = Origin {
+                        partition: partition_ids[partition],
+                        offset: Some(position),
+                    };
                     for row in rejects.drain(..) {
-                        if let Err(e) = bad_rows.report(&row) {
+                        if let Err(e) = bad_rows.report(&Report::parsed(&row, origin)) {
                             failure.get_or_insert(e);
                         }
                     }
@@ -278,10 +291,32 @@ fn worker_main(
         if let Some(e) = failure {
             return Err(e);
         }
+        for skipped in source.take_skipped() {
+            records += 1;
+            let report = Report {
+                reason: skipped.reason,
+                field: "record",
+                original: None,
+                origin: Origin {
+                    partition: partition_ids[skipped.partition],
+                    offset: Some(skipped.position),
+                },
+            };
+            bad_rows.report(&report)?;
+            // Committable like any bad row once the sink has passed what was read before it.
+            let (_, last) = batch_largest[skipped.partition].get_or_insert((0, skipped.position));
+            *last = (*last).max(skipped.position);
+        }
         Metrics::add(&metrics.records, records);
         Metrics::add(&metrics.events, good);
 
-        let watermark = watermarks.advance(Instant::now(), wall_clock());
+        let now = Instant::now();
+        if idle_timeout.is_some() {
+            for partition in 0..partitions {
+                watermarks.set_caught_up(partition, source.caught_up(partition), now);
+            }
+        }
+        let watermark = watermarks.advance(now, wall_clock());
         inputs.advance_to(floor_to(watermark, grid) + 1);
         if index == 0 {
             metrics.watermark.store(watermark, Ordering::Relaxed);

@@ -1,62 +1,25 @@
 //! Bad rows to Kafka: each worker produces its bad rows to `kafka.bad_rows_topic`, one JSON
-//! message each: `{"reason", "field", "original", "original_base64"}` where `original` is the
-//! record as (lossy) UTF-8 text and `original_base64` its exact bytes. Delivery happens in the
+//! message each (the document of [`super::bad_rows`], at most `kafka.bad_rows_max_bytes`, so
+//! that no bad row can exceed librdkafka's `message.max.bytes`). Delivery happens in the
 //! background; a failed delivery stops the job at the next bad row, and the producer is flushed
 //! when the worker ends.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
-use jobs::parse::BadRow;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
 
-use super::bad_rows::{encode, BadRowSink};
+use super::bad_rows::BadRowSink;
 use crate::config::KafkaSettings;
-use crate::source::kafka::{brokers, client_config, ensure_topic, LogContext, TopicStatus};
+use crate::source::kafka::{
+    brokers, client_config, ensure_topic_within, redact, LogContext, TopicStatus,
+};
 
 /// How long the end of a worker waits for its bad rows to be delivered.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The Kafka message of one bad row: [`encode`]'s JSON with the exact bytes added in base64.
-pub fn encode_message(row: &BadRow) -> Vec<u8> {
-    let mut json = encode(row);
-    if json.last() == Some(&b'}') {
-        json.pop();
-        json.extend_from_slice(b",\"original_base64\":\"");
-        base64_into(&row.original, &mut json);
-        json.extend_from_slice(b"\"}");
-    }
-    json
-}
-
-/// Standard base64 (RFC 4648, with padding) of `bytes`, appended to `out`.
-pub fn base64_into(bytes: &[u8], out: &mut Vec<u8>) {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    out.reserve(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        out.push(ALPHABET[(n >> 18) as usize & 63]);
-        out.push(ALPHABET[(n >> 12) as usize & 63]);
-        out.push(if chunk.len() > 1 {
-            ALPHABET[(n >> 6) as usize & 63]
-        } else {
-            b'='
-        });
-        out.push(if chunk.len() > 2 {
-            ALPHABET[n as usize & 63]
-        } else {
-            b'='
-        });
-    }
-}
 
 /// Producer context: librdkafka's complaints to stderr, and the first failed delivery kept.
 struct DeliveryContext {
@@ -101,15 +64,18 @@ impl KafkaBadRows {
         let brokers = brokers(settings);
         let topic = settings.bad_rows_topic.clone();
         let config = client_config(settings);
-        match ensure_topic(&config, &topic, 1) {
+        match ensure_topic_within(&config, &topic, 1, settings.timeout) {
             Ok(TopicStatus::Existed(_)) => {}
             Ok(TopicStatus::Created(_)) => {
                 eprintln!("live-shopper: created the bad-rows topic `{topic}` (kafka.bad_rows_topic) on {brokers}");
             }
             Err(e) => {
-                return Err(format!(
-                    "bad rows go to topic `{topic}` (kafka.bad_rows_topic), which is missing: {e}. \
-                     Create it, or set kafka.bad_rows_topic to an existing topic"
+                return Err(redact(
+                    settings,
+                    &format!(
+                        "bad rows go to topic `{topic}` (kafka.bad_rows_topic), which is missing: \
+                         {e}. Create it, or set kafka.bad_rows_topic to an existing topic"
+                    ),
                 ))
             }
         }
@@ -122,7 +88,10 @@ impl KafkaBadRows {
             failure: Mutex::new(None),
         };
         let producer = config.create_with_context(context).map_err(|e| {
-            format!("cannot create the Kafka producer of bad rows for {brokers}: {e}")
+            redact(
+                settings,
+                &format!("cannot create the Kafka producer of bad rows for {brokers}: {e}"),
+            )
         })?;
         Ok(KafkaBadRows {
             producer,
@@ -143,7 +112,7 @@ impl KafkaBadRows {
 }
 
 impl BadRowSink for KafkaBadRows {
-    fn write(&mut self, row: &BadRow) -> Result<(), String> {
+    fn write(&mut self, document: &[u8]) -> Result<(), String> {
         if let Some(e) = self.failure() {
             self.failed = true;
             return Err(format!(
@@ -151,8 +120,7 @@ impl BadRowSink for KafkaBadRows {
                 self.topic, self.brokers
             ));
         }
-        let payload = encode_message(row);
-        let mut record = BaseRecord::<(), [u8]>::to(&self.topic).payload(&payload);
+        let mut record = BaseRecord::<(), [u8]>::to(&self.topic).payload(document);
         loop {
             match self.producer.send(record) {
                 Ok(()) => return Ok(()),
@@ -187,30 +155,5 @@ impl Drop for KafkaBadRows {
                 self.topic, self.brokers
             );
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_matches_rfc4648() {
-        for (input, expected) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            let mut out = Vec::new();
-            base64_into(input.as_bytes(), &mut out);
-            assert_eq!(String::from_utf8_lossy(&out), expected, "{input}");
-        }
-        let mut out = Vec::new();
-        base64_into(&[0xff, 0xfe, 0x00], &mut out);
-        assert_eq!(out, b"//4A");
     }
 }

@@ -15,6 +15,7 @@ pub struct FileSource {
     peers: usize,
     line_number: i64,
     path: String,
+    at_end: bool,
 }
 
 impl FileSource {
@@ -29,6 +30,7 @@ impl FileSource {
             peers: peers.max(1),
             line_number: -1,
             path: path.display().to_string(),
+            at_end: false,
         })
     }
 }
@@ -36,6 +38,12 @@ impl FileSource {
 impl Source for FileSource {
     fn partitions(&self) -> usize {
         1
+    }
+
+    /// A file is caught up once it has been read to its end (file runs are bounded, so this
+    /// never makes a partition idle; it is here for the trait's sake).
+    fn caught_up(&self, _partition: usize) -> bool {
+        self.at_end
     }
 
     fn poll(
@@ -51,6 +59,7 @@ impl Source for FileSource {
                 .read_until(b'\n', &mut self.line)
                 .map_err(|e| SourceError(format!("cannot read {}: {e}", self.path)))?;
             if read == 0 {
+                self.at_end = true;
                 return Ok(if delivered > 0 {
                     Status::Records
                 } else {

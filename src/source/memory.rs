@@ -70,6 +70,19 @@ impl Source for MemorySource {
         1
     }
 
+    /// Caught up when every record available so far has been delivered: all of them, or, when
+    /// paced, all that the pace allows by now (a paced source stands for a live topic read at
+    /// its head).
+    fn caught_up(&self, _partition: usize) -> bool {
+        match self.pace {
+            None => self.next >= self.records.len(),
+            Some((rate, started)) => {
+                let allowed = started.map_or(0.0, |s| s.elapsed().as_secs_f64() * rate) as u64;
+                self.next >= self.records.len() || self.delivered >= allowed
+            }
+        }
+    }
+
     fn poll(
         &mut self,
         max: usize,

@@ -42,7 +42,35 @@ pub trait Source {
         deliver: &mut dyn FnMut(usize, &[u8], i64),
     ) -> Result<Status, SourceError>;
 
+    /// Whether `partition` has been read to the end of the input as its server reports it now
+    /// (for Kafka: the high watermark of a recent fetch answer from a broker that is still
+    /// answering). Only a caught-up partition can become idle and stop holding the watermark
+    /// back; a partition whose server does not answer is not caught up.
+    fn caught_up(&self, partition: usize) -> bool;
+
+    /// The Kafka partition id of `partition`, for bad rows (`None`: not a Kafka partition).
+    fn partition_id(&self, _partition: usize) -> Option<i32> {
+        None
+    }
+
+    /// Hands over the records the source could not read and skipped since the last call (each
+    /// becomes a bad row, and its position counts as read).
+    fn take_skipped(&mut self) -> Vec<Skipped> {
+        Vec::new()
+    }
+
     /// Called once every record up to and including `position` of `partition` has had its
     /// effects written to the sink. Sources with committable positions commit them.
     fn commit(&mut self, _partition: usize, _position: i64) {}
+}
+
+/// A record a source skipped because it could not read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// Local partition index.
+    pub partition: usize,
+    /// Its position (Kafka offset).
+    pub position: i64,
+    /// Why, and what to change to read such records.
+    pub reason: String,
 }
