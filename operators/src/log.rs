@@ -1,5 +1,6 @@
 //! A key's records in (event time, event id) order. Records arrive almost in order, so a sorted
-//! ring buffer is both smaller and faster than a tree: appending is the common case.
+//! ring buffer is both smaller and faster than a tree: appending is the common case, and the
+//! records of one emission are merged in as one batch.
 
 use std::collections::VecDeque;
 
@@ -20,20 +21,35 @@ impl<E> Default for Log<E> {
 }
 
 impl<E> Log<E> {
-    /// Where a record of `order` belongs, or `None` when the log already holds one (the same
-    /// event delivered twice).
-    pub fn slot(&self, order: Order) -> Option<usize> {
-        if self.records.back().is_none_or(|(last, _)| *last < order) {
-            return Some(self.records.len());
+    /// Merges `batch`, sorted by order, into the log. A record whose order the log already
+    /// holds (the same event delivered twice) is dropped; every other one is converted by
+    /// `admit` and kept. Only the records newer than the batch's oldest are moved, so a batch
+    /// that arrives in order is appended, and one that arrives a little out of order moves a
+    /// short tail once.
+    pub fn merge<X>(
+        &mut self,
+        batch: impl IntoIterator<Item = (Order, X)>,
+        mut admit: impl FnMut(Order, X) -> E,
+    ) {
+        let mut batch = batch.into_iter().peekable();
+        let Some(&(oldest, _)) = batch.peek() else {
+            return;
+        };
+        let split = self.records.partition_point(|(order, _)| *order < oldest);
+        let tail: Vec<(Order, E)> = self.records.drain(split..).collect();
+        let mut tail = tail.into_iter().peekable();
+        for (order, entry) in batch {
+            while let Some(newer) = tail.next_if(|(o, _)| *o < order) {
+                self.records.push_back(newer);
+            }
+            let held = tail.peek().is_some_and(|(o, _)| *o == order)
+                || self.records.back().is_some_and(|(o, _)| *o == order);
+            if !held {
+                let stored = admit(order, entry);
+                self.records.push_back((order, stored));
+            }
         }
-        self.records
-            .binary_search_by(|(probe, _)| probe.cmp(&order))
-            .err()
-    }
-
-    /// Inserts a record at the `slot` found for its order.
-    pub fn insert_at(&mut self, slot: usize, order: Order, entry: E) {
-        self.records.insert(slot, (order, entry));
+        self.records.extend(tail);
     }
 
     /// Index of the first record later than time `time`.

@@ -109,6 +109,8 @@ impl<A: Aggregate> Window<A> {
 
 struct KeyState<A: Aggregate> {
     log: Log<A::Stored>,
+    /// Records of the current emission, not placed yet.
+    pending: Vec<(Order, A::Entry)>,
     windows: Vec<Window<A>>,
     schedule: Schedule,
 }
@@ -117,6 +119,7 @@ impl<A: Aggregate> KeyState<A> {
     fn new(windows: usize) -> Self {
         KeyState {
             log: Log::default(),
+            pending: Vec::new(),
             windows: (0..windows)
                 .map(|_| Window {
                     aggregate: A::default(),
@@ -142,7 +145,14 @@ struct Rolling<A: Aggregate> {
 }
 
 impl<A: Aggregate> Rolling<A> {
+    /// Takes a record effective at `now`; it is placed when its key is advanced, in the same
+    /// emission, together with the key's other records of that emission.
     fn insert(&mut self, now: Millis, record: Keyed<A::Entry>) {
+        // Already past every window: it counts nowhere, and says so.
+        if record.time.saturating_add(self.longest) <= now {
+            self.late.record();
+            return;
+        }
         let windows = self.config.windows.len();
         let state = match self.keys.get_mut(&record.key) {
             Some(state) => state,
@@ -151,32 +161,40 @@ impl<A: Aggregate> Rolling<A> {
                 .entry(record.key.clone())
                 .or_insert_with(|| KeyState::new(windows)),
         };
-        let order = record.order();
-        // Already past every window: it counts nowhere, and says so.
-        if record.time.saturating_add(self.longest) <= now {
-            self.late.record();
-            return;
-        }
-        // The same event delivered twice counts once.
-        let Some(slot) = state.log.slot(order) else {
-            return;
-        };
-        let stored = A::store(record.entry, &mut self.symbols);
-        for (window, spec) in state.windows.iter_mut().zip(&self.config.windows) {
-            // Bring the window to `now` first: a record it has already passed must not enter,
-            // or it would later leave a second time.
-            window.slide(now.saturating_sub(spec.length), &state.log);
-            if record.time > window.start {
-                window.aggregate.insert(order, &stored);
-                window.len += 1;
-                window.dirty = true;
-            }
-        }
-        state.log.insert_at(slot, order, stored);
-        crate::gauge::add(1);
+        state.pending.push((record.order(), record.entry));
         if state.schedule.queue(now) {
             self.touched.push(record.key);
         }
+    }
+
+    /// Places the records of `state` that arrived for the emission at `now`: in the log, and in
+    /// the aggregate of every window that has not passed them yet. They are merged as one
+    /// sorted batch, so that a record arriving out of order moves only the records newer than
+    /// the batch, once per emission, rather than the log's tail once per record.
+    fn place(config: &RollingConfig, symbols: &mut Symbols, state: &mut KeyState<A>, now: Millis) {
+        if state.pending.is_empty() {
+            return;
+        }
+        for (window, spec) in state.windows.iter_mut().zip(&config.windows) {
+            // Bring the window to `now` first: a record it has already passed must not enter,
+            // or it would later leave a second time.
+            window.slide(now.saturating_sub(spec.length), &state.log);
+        }
+        state.pending.sort_by_key(|(order, _)| *order);
+        let windows = &mut state.windows;
+        // The same event delivered twice counts once: `merge` skips orders it holds.
+        state.log.merge(state.pending.drain(..), |order, entry| {
+            let stored = A::store(entry, symbols);
+            for window in windows.iter_mut() {
+                if order.0 > window.start {
+                    window.aggregate.insert(order, &stored);
+                    window.len += 1;
+                    window.dirty = true;
+                }
+            }
+            crate::gauge::add(1);
+            stored
+        });
     }
 
     fn advance(
@@ -190,6 +208,7 @@ impl<A: Aggregate> Rolling<A> {
             return;
         };
         let config = &self.config;
+        Self::place(config, &mut self.symbols, state, now);
         let mut next_expiry: Option<Millis> = None;
         for (window, spec) in state.windows.iter_mut().zip(&config.windows) {
             window.slide(now.saturating_sub(spec.length), &state.log);
