@@ -18,7 +18,9 @@
 
 pub mod health;
 pub mod oversize;
+pub mod pump;
 pub mod source;
+pub mod watch;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};

@@ -43,6 +43,8 @@ struct Health {
     last_error: Option<Instant>,
     /// The latest report of an answer or record too large to receive.
     too_large: Option<String>,
+    /// Whether a connection to a broker failed or closed since the last look.
+    connection_lost: bool,
 }
 
 /// The consumer context of the Kafka source: librdkafka's complaints to stderr at a bounded
@@ -94,6 +96,13 @@ impl SourceContext {
             .get(&partition)
             .and_then(|leader| health.brokers.get(leader));
         broker.is_some_and(|b| b.up && b.last_answer.is_some_and(recent))
+    }
+
+    /// Whether a connection to a broker failed or closed since the last call.
+    pub fn take_connection_lost(&self) -> bool {
+        self.health
+            .lock()
+            .is_ok_and(|mut h| std::mem::take(&mut h.connection_lost))
     }
 
     /// Takes the latest report of an answer too large to receive, if any.
@@ -161,6 +170,11 @@ impl ClientContext for SourceContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
         if message.contains(TOO_LARGE) {
             self.note_error(message, None);
+        }
+        // librdkafka logs every failed or closed broker connection under FAIL (at info level
+        // when the connection was idle, with no error report to the application).
+        if facility == "FAIL" {
+            self.update(|health| health.connection_lost = true);
         }
         if !self.quiet {
             self.log.log(level, facility, message);

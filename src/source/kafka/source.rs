@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::config::ClientConfig;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
@@ -13,6 +14,8 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use super::health::{SourceContext, STATS_INTERVAL};
 use super::oversize::{probe, Probe};
+use super::pump::LogPump;
+use super::watch::TopicWatch;
 use super::{brokers, client_config, topic_partitions, RateLimitedLog};
 use crate::config::{Config, KafkaSettings};
 use crate::source::{Skipped, Source, SourceError, Status};
@@ -47,7 +50,9 @@ struct Owned {
 
 /// A worker's share of a Kafka topic.
 pub struct KafkaSource {
-    consumer: BaseConsumer<SourceContext>,
+    consumer: Arc<BaseConsumer<SourceContext>>,
+    /// Serves the consumer's log on a thread of its own.
+    _log: LogPump,
     /// The consumer's settings, for probes.
     config: ClientConfig,
     topic: String,
@@ -65,6 +70,7 @@ pub struct KafkaSource {
     last_commit: Instant,
     last_probe: Option<Instant>,
     skipped: Vec<Skipped>,
+    watch: TopicWatch,
     poll_errors: RateLimitedLog,
 }
 
@@ -123,24 +129,27 @@ fn take_message(
     (true, partition.end.is_some_and(|end| offset + 1 >= end))
 }
 
-/// Whether `error` means that a broker did not answer in time or could not be reached.
-fn is_no_answer(error: &KafkaError) -> bool {
+/// Whether `error` means that a broker did not answer in time.
+fn is_timeout(error: &KafkaError) -> bool {
     use RDKafkaErrorCode as C;
     matches!(
         error.rdkafka_error_code(),
-        Some(
-            C::OperationTimedOut
-                | C::RequestTimedOut
-                | C::BrokerTransportFailure
-                | C::AllBrokersDown
-                | C::NetworkException
-        )
+        Some(C::OperationTimedOut | C::RequestTimedOut)
+    )
+}
+
+/// Whether `error` means that a connection to a broker was lost or refused.
+fn is_disconnect(error: &KafkaError) -> bool {
+    use RDKafkaErrorCode as C;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(C::BrokerTransportFailure | C::AllBrokersDown | C::NetworkException)
     )
 }
 
 /// The message for a failed start-up request.
 fn unreachable(what: &str, brokers: &str, e: &KafkaError, timeout: Duration) -> SourceError {
-    let hint = if is_no_answer(e) {
+    let hint = if is_timeout(e) {
         format!(
             "no answer within kafka.timeout = {timeout:?}: is the broker up and reachable? \
              Raise kafka.timeout if it is only slow"
@@ -179,6 +188,8 @@ fn consumer_config(
     if config.get("client.id").is_none() {
         config.set("client.id", format!("live-shopper-{index}"));
     }
+    // Info level for the closed connections (see `TopicWatch`); only warnings are printed.
+    config.set_log_level(RDKafkaLogLevel::Info);
     // Brokers answer a fetch as soon as they have data, so this only bounds how long an idle
     // fetch waits; but some compatible brokers (tansu 0.6) always wait it out, and librdkafka's
     // 500 ms default then caps reading at a few thousand records a second.
@@ -220,13 +231,23 @@ impl KafkaSource {
             })?;
         let topic_c = CString::new(topic.clone())
             .map_err(|_| SourceError(format!("kafka.topic `{topic}` contains a NUL byte")))?;
+        let brokers = brokers(settings);
+        let consumer = Arc::new(consumer);
         let mut source = KafkaSource {
+            _log: LogPump::start(consumer.clone()),
             consumer,
             fresh: freshness(&client),
             config: client,
             topic,
             topic_c,
-            brokers: brokers(settings),
+            watch: TopicWatch::new(
+                &ClientConfig::new(),
+                &settings.topic,
+                &brokers,
+                0,
+                settings.timeout,
+            ),
+            brokers,
             group,
             owned: Vec::new(),
             local: HashMap::new(),
@@ -238,8 +259,15 @@ impl KafkaSource {
             skipped: Vec::new(),
             poll_errors: RateLimitedLog::new(),
         };
-        let mine: Vec<i32> = source
-            .partition_ids_of_topic()?
+        let all = source.partition_ids_of_topic()?;
+        source.watch = TopicWatch::new(
+            &source.config,
+            &source.topic,
+            &source.brokers,
+            all.len(),
+            source.timeout,
+        );
+        let mine: Vec<i32> = all
             .into_iter()
             .filter(|id| *id as usize % peers.max(1) == index)
             .collect();
@@ -445,7 +473,7 @@ impl KafkaSource {
                  `{group}` (kafka.group_id)"
             ))),
             Some(C::UnknownTopicOrPartition | C::UnknownTopic | C::UnknownPartition) => {
-                self.check_topic()?;
+                self.watch.connection_lost(&self.consumer, &self.reading());
                 self.retry(&error);
                 Ok(())
             }
@@ -454,38 +482,49 @@ impl KafkaSource {
                  check the broker and the kafka.properties settings)"
             ))),
             _ => {
+                if is_disconnect(&error) {
+                    self.watch.connection_lost(&self.consumer, &self.reading());
+                }
                 self.retry(&error);
                 Ok(())
             }
         }
     }
 
+    /// The partitions still being read.
+    fn reading(&self) -> Vec<i32> {
+        self.owned
+            .iter()
+            .filter(|p| !p.done)
+            .map(|p| p.id)
+            .collect()
+    }
+
+    /// Checks the topic's shape when due (see [`TopicWatch`]).
+    fn watch_topic(&mut self) -> Result<(), SourceError> {
+        if self.consumer.context().take_connection_lost() {
+            self.watch.connection_lost(&self.consumer, &self.reading());
+        }
+        let reading = self.reading();
+        self.watch.check(&self.consumer, &reading)
+    }
+
     /// Logs a passing error at a bounded rate.
     fn retry(&self, error: &KafkaError) {
-        let hint = if is_no_answer(error) {
+        let hint = if is_timeout(error) {
             format!(
-                "; no answer within kafka.timeout = {:?}: retrying, and the watermark holds until \
-                 the broker answers",
+                ": no answer within kafka.timeout = {:?}; retrying, and the watermark holds until \
+                 the broker answers (raise kafka.timeout if it is only slow)",
                 self.timeout
             )
+        } else if is_disconnect(error) {
+            ": the broker cannot be reached; retrying, and the watermark holds until it answers"
+                .to_string()
         } else {
             " (retrying)".to_string()
         };
         self.poll_errors
             .log(|| format!("Kafka at {}: {error}{hint}", self.brokers));
-    }
-
-    /// Fails when the topic is gone or has a different number of partitions than when the
-    /// source opened (which the assignment of partitions to workers cannot follow).
-    fn check_topic(&self) -> Result<(), SourceError> {
-        let (topic, brokers) = (&self.topic, &self.brokers);
-        match topic_partitions(self.consumer.client(), topic, self.timeout) {
-            Ok(None) => Err(SourceError(format!(
-                "topic `{topic}` (kafka.topic) is gone from the Kafka brokers {brokers}: \
-                 recreate it or point kafka.topic at an existing topic"
-            ))),
-            _ => Ok(()),
-        }
     }
 
     /// The offset partition `local` will deliver next, as far as known.
@@ -596,7 +635,11 @@ impl Source for KafkaSource {
         let mut wait = POLL_WAIT;
         while delivered < max && !(self.bounded && self.remaining == 0) {
             // (local index, finished) of a message, once its bytes are delivered.
-            let outcome = match self.consumer.poll(wait) {
+            let polled = self.consumer.poll(wait);
+            if self.consumer.context().take_connection_lost() {
+                self.watch.connection_lost(&self.consumer, &self.reading());
+            }
+            let outcome = match polled {
                 None => break,
                 Some(Ok(message)) => {
                     wait = Duration::ZERO;
@@ -625,6 +668,7 @@ impl Source for KafkaSource {
             }
         }
         self.skip_too_large()?;
+        self.watch_topic()?;
         Ok(if delivered > 0 {
             Status::Records
         } else if self.bounded && self.remaining == 0 {
