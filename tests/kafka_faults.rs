@@ -444,3 +444,55 @@ fn a_broker_down_for_seconds_during_a_backlog_changes_nothing() {
     );
     assert_same_end(&expected, &actual);
 }
+
+#[test]
+fn on_tansu_a_150_megabyte_record_and_a_2_megabyte_one_are_bad_rows_and_the_run_ends() {
+    let tansu = support::Tansu::start();
+    let brokers = tansu.brokers();
+    let (mut records, small_poison) = shop_with_poison(3_000, 2 << 20);
+    // Above librdkafka's default receive.message.max.bytes (100 MB): it cannot be received.
+    let huge: Vec<u8> = b"huge\t".iter().copied().cycle().take(150 << 20).collect();
+    let at = records.len() / 4;
+    records.insert(
+        at,
+        Record {
+            key: "huge-user".into(),
+            bytes: huge,
+            event_time_ms: records[at].event_time_ms,
+        },
+    );
+    produce(&records, &brokers);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (reference, expected, _) = file_reference(&records, dir.path());
+    assert_eq!(Metrics::get(&reference.bad_rows), 2);
+
+    let output = dir.path().join("kafka.jsonl");
+    let metrics = support::run_job(&bounded_sets(&brokers, "huge", &output), 2)
+        .unwrap_or_else(|e| panic!("the run ends: {e}\ntansu log:\n{}", tansu.log()));
+    assert_eq!(Metrics::get(&metrics.records), records.len() as u64);
+    assert_eq!(
+        Metrics::get(&metrics.events),
+        Metrics::get(&reference.events)
+    );
+    assert_eq!(Metrics::get(&metrics.bad_rows), 2);
+    let diff = support::differences(&expected, &support::final_state(&output));
+    assert!(diff.is_empty(), "differs from the file run: {diff}");
+
+    let rows = bad_rows_on_topic(&brokers);
+    assert_eq!(rows.len(), 2, "two bad rows");
+    for (size, _) in &rows {
+        assert!(*size <= CAP, "a bad-rows message of {size} bytes");
+    }
+    let parsed = rows
+        .iter()
+        .find(|(_, row)| row["original_length"].is_u64())
+        .expect("the 2 MB record's bad row");
+    assert_describes(&parsed.1, &small_poison);
+    let skipped = rows
+        .iter()
+        .find(|(_, row)| row["original_length"].is_null())
+        .expect("the 150 MB record's bad row");
+    let reason = skipped.1["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("too large to receive"), "{reason}");
+    assert!(skipped.1["partition"].is_i64() && skipped.1["offset"].is_i64());
+}
