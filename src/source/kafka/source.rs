@@ -152,10 +152,10 @@ fn is_disconnect(error: &KafkaError) -> bool {
 
 /// The message for a failed start-up request.
 fn unreachable(what: &str, brokers: &str, e: &KafkaError, timeout: Duration) -> SourceError {
-    let hint = if is_timeout(e) {
+    let hint = if is_timeout(e) || is_disconnect(e) {
         format!(
-            "no answer within kafka.timeout = {timeout:?}: is the broker up and reachable? \
-             Raise kafka.timeout if it is only slow"
+            "no connection or no answer within kafka.timeout = {timeout:?}: is the broker up \
+             and reachable? Raise kafka.timeout if it is only slow"
         )
     } else {
         "is the broker up?".to_string()
@@ -522,8 +522,11 @@ impl KafkaSource {
                 self.timeout
             )
         } else if is_disconnect(error) {
-            ": the broker cannot be reached; retrying, and the watermark holds until it answers"
-                .to_string()
+            format!(
+                ": the connection failed, or got no answer within kafka.timeout = {:?}; retrying, \
+                 and the watermark holds until the broker answers",
+                self.timeout
+            )
         } else {
             " (retrying)".to_string()
         };
