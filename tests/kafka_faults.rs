@@ -444,3 +444,226 @@ fn a_broker_down_for_seconds_during_a_backlog_changes_nothing() {
     );
     assert_same_end(&expected, &actual);
 }
+
+#[test]
+fn on_tansu_a_150_megabyte_record_and_a_2_megabyte_one_are_bad_rows_and_the_run_ends() {
+    let tansu = support::Tansu::start();
+    let brokers = tansu.brokers();
+    let (mut records, small_poison) = shop_with_poison(3_000, 2 << 20);
+    // Above librdkafka's default receive.message.max.bytes (100 MB): it cannot be received.
+    let huge: Vec<u8> = b"huge\t".iter().copied().cycle().take(150 << 20).collect();
+    let at = records.len() / 4;
+    records.insert(
+        at,
+        Record {
+            key: "huge-user".into(),
+            bytes: huge,
+            event_time_ms: records[at].event_time_ms,
+        },
+    );
+    produce(&records, &brokers);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (reference, expected, _) = file_reference(&records, dir.path());
+    assert_eq!(Metrics::get(&reference.bad_rows), 2);
+
+    let output = dir.path().join("kafka.jsonl");
+    let metrics = support::run_job(&bounded_sets(&brokers, "huge", &output), 2)
+        .unwrap_or_else(|e| panic!("the run ends: {e}\ntansu log:\n{}", tansu.log()));
+    assert_eq!(Metrics::get(&metrics.records), records.len() as u64);
+    assert_eq!(
+        Metrics::get(&metrics.events),
+        Metrics::get(&reference.events)
+    );
+    assert_eq!(Metrics::get(&metrics.bad_rows), 2);
+    let diff = support::differences(&expected, &support::final_state(&output));
+    assert!(diff.is_empty(), "differs from the file run: {diff}");
+
+    let rows = bad_rows_on_topic(&brokers);
+    assert_eq!(rows.len(), 2, "two bad rows");
+    for (size, _) in &rows {
+        assert!(*size <= CAP, "a bad-rows message of {size} bytes");
+    }
+    let parsed = rows
+        .iter()
+        .find(|(_, row)| row["original_length"].is_u64())
+        .expect("the 2 MB record's bad row");
+    assert_describes(&parsed.1, &small_poison);
+    let skipped = rows
+        .iter()
+        .find(|(_, row)| row["original_length"].is_null())
+        .expect("the 150 MB record's bad row");
+    let reason = skipped.1["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("too large to receive"), "{reason}");
+    assert!(skipped.1["partition"].is_i64() && skipped.1["offset"].is_i64());
+}
+
+/// The pid of the tansu listening on `port` (from the processes' command lines).
+fn tansu_pid(port: u16) -> u32 {
+    let url = format!("tcp://127.0.0.1:{port}");
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+                let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+                args.iter().any(|a| a.ends_with(b"tansu")) && args.contains(&url.as_bytes())
+            })
+        })
+        .expect("the tansu process")
+}
+
+fn signal(pid: u32, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+#[test]
+fn a_paused_broker_during_a_backlog_changes_nothing() {
+    let tansu = support::Tansu::start();
+    let brokers = tansu.brokers();
+    let records = support::shop(support::shop_options(20_000, 400, 0.0));
+    produce(&records, &brokers);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (reference, _, _) = file_reference(&records, dir.path());
+    let totals = (records.len() as i64, Metrics::get(&reference.events));
+    // tansu holds every fetch for the full wait: 300 ms per fetch of at most 1 MB makes the
+    // backlog last several seconds. A 2 s kafka.timeout makes the fetches time out during the
+    // pause, as they would in a longer one.
+    let sets = vec![
+        "kafka.properties.fetch.wait.max.ms=300".to_string(),
+        "kafka.properties.fetch.max.bytes=1000000".to_string(),
+        "kafka.timeout=2s".to_string(),
+    ];
+    let pid = tansu_pid(tansu.port);
+    let (expected, _) = settled_run(sets.clone(), "calm", &brokers, totals, |_| {});
+    let (actual, stderr) = settled_run(sets, "paused", &brokers, totals, |job| {
+        signal(pid, "STOP");
+        std::thread::sleep(Duration::from_secs(6));
+        let during = job.events();
+        signal(pid, "CONT");
+        assert!(
+            during.is_some_and(|events| events < totals.1),
+            "the broker paused in the middle of the backlog ({during:?} of {} events read)",
+            totals.1
+        );
+    });
+    assert!(
+        stderr.contains(&brokers) && stderr.contains("kafka.timeout = 2s"),
+        "the unanswered fetches are reported with the broker and the setting:\n{stderr}"
+    );
+    assert_same_end(&expected, &actual);
+}
+
+/// Starts tansu (memory storage) on `port`.
+fn tansu_on(port: u16, dir: &Path) -> std::process::Child {
+    let url = format!("tcp://127.0.0.1:{port}");
+    let log = std::fs::File::create(dir.join(format!("tansu-{port}.log"))).expect("log");
+    let binary = std::env::var_os("TANSU")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME"))
+                .join(".cargo/bin/tansu")
+        });
+    let child = std::process::Command::new(binary)
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+        ])
+        .args(["--storage-engine", "memory://tansu/"])
+        .current_dir(dir)
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("start tansu");
+    assert!(
+        support::wait_for_port(port, Duration::from_secs(30)),
+        "tansu on {port}"
+    );
+    child
+}
+
+#[test]
+fn a_broker_restarted_empty_stops_the_job_with_a_clear_error() {
+    // librdkafka crashes (SIGSEGV) on tansu's fetch answer for a topic it does not know; the
+    // source pauses on the lost connection and finds the topic gone before fetching again.
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let port = support::free_port();
+    let brokers = format!("127.0.0.1:{port}");
+    let mut tansu = tansu_on(port, dir.path());
+    let records = support::shop(support::shop_options(3_000, 100, 0.0));
+    produce(&records, &brokers);
+    let redis = support::RedisServer::start();
+    let mut job = Job::start(&unbounded_sets(&brokers, "restart", &redis));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while job.events() != Some(records.len() as u64) {
+        job.assert_running();
+        assert!(
+            Instant::now() < deadline,
+            "the backlog is not read:\n{}",
+            job.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = tansu.kill();
+    let _ = tansu.wait();
+    let mut tansu = tansu_on(port, dir.path());
+    let status = loop {
+        if let Ok(Some(status)) = job.child.try_wait() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the job goes on:\n{}",
+            job.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let stderr = job.stderr();
+    let _ = tansu.kill();
+    let _ = tansu.wait();
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "a clear error, not a crash ({status}):\n{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("topic `{TOPIC}` (kafka.topic) is gone"))
+            && stderr.contains(&brokers),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_silent_broker_fails_within_the_timeout_naming_it_and_no_password() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address").to_string();
+    // Accepts every connection and never answers.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut sets = bounded_sets(&address, "silent", &dir.path().join("out.jsonl"));
+    sets.extend([
+        "kafka.timeout=2s".to_string(),
+        "kafka.properties.security.protocol=SASL_PLAINTEXT".to_string(),
+        "kafka.properties.sasl.mechanism=PLAIN".to_string(),
+        "kafka.properties.sasl.username=reader".to_string(),
+        "kafka.properties.sasl.password=hunter2-secret".to_string(),
+    ]);
+    let error = support::run_job(&sets, 1).expect_err("no answer, no run");
+    assert!(
+        error.contains(&address) && error.contains("kafka.timeout = 2s"),
+        "names the broker and the setting: {error}"
+    );
+    assert!(!error.contains("hunter2"), "no password: {error}");
+}

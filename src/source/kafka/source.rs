@@ -13,7 +13,7 @@ use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use super::health::{SourceContext, STATS_INTERVAL};
-use super::oversize::{probe, Probe};
+use super::oversize::{probe, TooLarge};
 use super::pump::LogPump;
 use super::watch::TopicWatch;
 use super::{brokers, client_config, topic_partitions, RateLimitedLog};
@@ -46,6 +46,8 @@ struct Owned {
     commit_to: Option<i64>,
     /// The latest offset handed to a commit.
     committed: Option<i64>,
+    /// When the latest record was delivered (or reading started).
+    progressed: Instant,
 }
 
 /// A worker's share of a Kafka topic.
@@ -81,7 +83,7 @@ pub struct KafkaSource {
 /// Kafka-compatible brokers (tansu 0.6 with its memory or S3 storage) answer ListOffsets with
 /// the first offset of the newest record batch instead of the end of the log, while their fetch
 /// answers carry the right one. On Kafka both agree (up to records produced meanwhile).
-fn fetched_watermarks(
+pub(super) fn fetched_watermarks(
     consumer: &BaseConsumer<SourceContext>,
     topic: &CStr,
     partition: i32,
@@ -115,9 +117,9 @@ fn take_message(
 ) -> (bool, bool) {
     if !partition.end_checked {
         // Bounded runs: the end is raised to the first fetch's high watermark.
-        partition.end_checked = true;
-        if let (Some(end), Some(high)) = (partition.end, high()) {
-            partition.end = Some(end.max(high));
+        if let Some(high) = high() {
+            partition.end_checked = true;
+            partition.end = partition.end.map(|end| end.max(high));
         }
     }
     let past_end = partition.end.is_some_and(|end| offset >= end);
@@ -126,6 +128,7 @@ fn take_message(
     }
     deliver(local, payload, offset);
     partition.next = Some(offset + 1);
+    partition.progressed = Instant::now();
     (true, partition.end.is_some_and(|end| offset + 1 >= end))
 }
 
@@ -149,10 +152,10 @@ fn is_disconnect(error: &KafkaError) -> bool {
 
 /// The message for a failed start-up request.
 fn unreachable(what: &str, brokers: &str, e: &KafkaError, timeout: Duration) -> SourceError {
-    let hint = if is_timeout(e) {
+    let hint = if is_timeout(e) || is_disconnect(e) {
         format!(
-            "no answer within kafka.timeout = {timeout:?}: is the broker up and reachable? \
-             Raise kafka.timeout if it is only slow"
+            "no connection or no answer within kafka.timeout = {timeout:?}: is the broker up \
+             and reachable? Raise kafka.timeout if it is only slow"
         )
     } else {
         "is the broker up?".to_string()
@@ -371,6 +374,7 @@ impl KafkaSource {
                 done: false,
                 commit_to: None,
                 committed: None,
+                progressed: Instant::now(),
             });
         }
         if !self.owned.is_empty() {
@@ -518,8 +522,11 @@ impl KafkaSource {
                 self.timeout
             )
         } else if is_disconnect(error) {
-            ": the broker cannot be reached; retrying, and the watermark holds until it answers"
-                .to_string()
+            format!(
+                ": the connection failed, or got no answer within kafka.timeout = {:?}; retrying, \
+                 and the watermark holds until the broker answers",
+                self.timeout
+            )
         } else {
             " (retrying)".to_string()
         };
@@ -550,9 +557,13 @@ impl KafkaSource {
         self.position(local, low, high)
     }
 
-    /// When librdkafka reported an answer too large to receive: finds the partitions whose
-    /// next record cannot be received, skips that record and keeps it for a bad row.
-    fn skip_too_large(&mut self) -> Result<(), SourceError> {
+    /// When librdkafka reported an answer too large to receive: probes the partitions that made
+    /// no progress lately, delivers the readable records a probe read before a record too
+    /// large, skips that record and keeps it for a bad row.
+    fn skip_too_large(
+        &mut self,
+        deliver: &mut dyn FnMut(usize, &[u8], i64),
+    ) -> Result<(), SourceError> {
         let Some(report) = self.consumer.context().take_too_large() else {
             return Ok(());
         };
@@ -564,16 +575,17 @@ impl KafkaSource {
         }
         self.last_probe = Some(Instant::now());
         for local in 0..self.owned.len() {
-            if self.owned[local].done {
+            let partition = &self.owned[local];
+            if partition.done || partition.progressed.elapsed() < PROBE_INTERVAL {
                 continue;
             }
-            let id = self.owned[local].id;
+            let id = partition.id;
             let Some(offset) = self.probe_offset(local) else {
                 continue;
             };
             match probe(&self.config, &self.topic, id, offset, self.timeout) {
-                Ok(Probe::TooLarge(detail)) => self.skip(local, offset, &detail)?,
-                Ok(_) => {}
+                Ok(Some(found)) => self.skip(local, found, deliver)?,
+                Ok(None) => {}
                 Err(e) => self
                     .poll_errors
                     .log(|| format!("cannot look for the record behind `{report}`: {e}")),
@@ -582,9 +594,30 @@ impl KafkaSource {
         Ok(())
     }
 
-    /// Skips the record at `offset` of partition `local`, which cannot be received.
-    fn skip(&mut self, local: usize, offset: i64, detail: &str) -> Result<(), SourceError> {
+    /// Delivers the records `found` read before the record too large to receive, then skips
+    /// that record.
+    fn skip(
+        &mut self,
+        local: usize,
+        found: TooLarge,
+        deliver: &mut dyn FnMut(usize, &[u8], i64),
+    ) -> Result<(), SourceError> {
+        let (consumer, topic_c) = (&self.consumer, self.topic_c.as_c_str());
         let id = self.owned[local].id;
+        for (offset, bytes) in &found.before {
+            let high = || {
+                fetched_watermarks(consumer, topic_c, id)
+                    .map(|(_, high)| high)
+                    .or(found.high)
+            };
+            let (_, finished) =
+                take_message(&mut self.owned[local], high, *offset, bytes, deliver, local);
+            if finished {
+                self.finish_partition(local);
+                return Ok(());
+            }
+        }
+        let offset = found.offset;
         let limit = self
             .config
             .get("receive.message.max.bytes")
@@ -595,10 +628,10 @@ impl KafkaSource {
             position: offset,
             reason: format!(
                 "record: the record at offset {offset} of partition {id} of `{}` is too large to \
-                 receive (librdkafka: {detail}); it was skipped. Records this large need \
+                 receive (librdkafka: {}); it was skipped. Records this large need \
                  kafka.properties.receive.message.max.bytes (now {limit}) and fetch.max.bytes \
                  raised above their size",
-                self.topic
+                self.topic, found.detail
             ),
         });
         self.consumer
@@ -610,8 +643,10 @@ impl KafkaSource {
                     self.topic, self.brokers
                 ))
             })?;
-        self.owned[local].next = Some(offset + 1);
-        if self.owned[local].end.is_some_and(|end| offset + 1 >= end) {
+        let partition = &mut self.owned[local];
+        partition.next = Some(offset + 1);
+        partition.progressed = Instant::now();
+        if partition.end.is_some_and(|end| offset + 1 >= end) {
             self.finish_partition(local);
         }
         Ok(())
@@ -667,7 +702,7 @@ impl Source for KafkaSource {
                 self.finish_partition(local);
             }
         }
-        self.skip_too_large()?;
+        self.skip_too_large(deliver)?;
         self.watch_topic()?;
         Ok(if delivered > 0 {
             Status::Records
