@@ -6,10 +6,15 @@
 //!   than the consumer may receive becomes a bad row naming its partition and offset, is
 //!   skipped, and the bounded run ends with every good event counted;
 //! - file bad rows: the same document, the same cap, and a fresh file every run;
-//! - brokers that stall: a broker paused (SIGSTOP) or down for longer than the idle timeout
-//!   while a backlog is read changes nothing in the final Redis contents;
+//! - brokers that stall: a broker paused (tansu, SIGSTOP) or down (the mock cluster) for longer
+//!   than the idle timeout while a backlog is read changes nothing in the settled Redis
+//!   contents, compared with the same run undisturbed;
+//! - a tansu restarted without its data stops the job with a clear error instead of librdkafka's
+//!   crash;
 //! - brokers that do not answer: start-up fails within `kafka.timeout`, naming the brokers and
 //!   the setting, and never showing a password.
+//!
+//! The tansu tests need `~/.cargo/bin/tansu` (see `support::TANSU_INSTALL`).
 
 mod support;
 

@@ -86,14 +86,18 @@ impl TopicWatch {
         }
     }
 
-    /// After a lost connection: pauses `ids` until the topic is checked.
+    /// After a lost connection: pauses `ids` until a check started from now on has found the
+    /// topic unchanged (one under way may have asked the broker before it restarted).
     pub fn connection_lost(&mut self, consumer: &BaseConsumer<SourceContext>, ids: &[i32]) {
-        if self.paused || ids.is_empty() {
+        if ids.is_empty() {
             return;
         }
-        // A failed pause only leaves the crash unguarded; reading itself is unaffected.
-        let _ = consumer.pause(&self.list(ids));
-        self.paused = true;
+        if !self.paused {
+            // A failed pause only leaves the crash unguarded; reading itself is unaffected.
+            let _ = consumer.pause(&self.list(ids));
+            self.paused = true;
+        }
+        self.pending = None;
         self.next_check = Instant::now();
     }
 
