@@ -79,21 +79,6 @@ fn shop_with_poison(events: u64, size: usize) -> (Vec<Record>, Vec<u8>) {
     (records, poison)
 }
 
-/// Settings of a bounded Kafka run with file output.
-fn bounded_sets(brokers: &str, group: &str, output: &Path) -> Vec<String> {
-    vec![
-        "source.kind=kafka".to_string(),
-        "source.bounded=true".to_string(),
-        format!("kafka.topic={TOPIC}"),
-        format!("kafka.bad_rows_topic={BAD_ROWS}"),
-        format!("kafka.group_id={group}"),
-        format!("kafka.properties.bootstrap.servers={brokers}"),
-        "output.sink=file".to_string(),
-        format!("output.file={}", output.display()),
-        "time.idle_timeout=off".to_string(),
-    ]
-}
-
 /// The bad-rows documents on the bad-rows topic.
 fn bad_rows_on_topic(brokers: &str) -> Vec<(usize, Value)> {
     support::read_topic(brokers, BAD_ROWS)
@@ -144,7 +129,7 @@ fn a_two_megabyte_unparsable_record_is_a_capped_bad_row() {
     let (reference, expected, _) = file_reference(&records, dir.path());
 
     let output = dir.path().join("kafka.jsonl");
-    let metrics = support::run_job(&bounded_sets(&brokers, "poison", &output), 2)
+    let metrics = support::run_job(&support::bounded_kafka_sets(&brokers, "poison", &output), 2)
         .expect("a poison record does not stop the run");
     assert_eq!(Metrics::get(&metrics.records), records.len() as u64);
     assert_eq!(
@@ -187,7 +172,7 @@ fn a_record_too_large_to_receive_is_skipped_as_a_bad_row() {
     let (reference, expected, _) = file_reference(&records, dir.path());
 
     let output = dir.path().join("kafka.jsonl");
-    let mut sets = bounded_sets(&brokers, "too-large", &output);
+    let mut sets = support::bounded_kafka_sets(&brokers, "too-large", &output);
     sets.push("kafka.properties.receive.message.max.bytes=1500000".to_string());
     sets.push("kafka.properties.fetch.max.bytes=1000000".to_string());
     sets.push("kafka.properties.max.partition.fetch.bytes=200000".to_string());
@@ -472,7 +457,7 @@ fn on_tansu_a_150_megabyte_record_and_a_2_megabyte_one_are_bad_rows_and_the_run_
     assert_eq!(Metrics::get(&reference.bad_rows), 2);
 
     let output = dir.path().join("kafka.jsonl");
-    let metrics = support::run_job(&bounded_sets(&brokers, "huge", &output), 2)
+    let metrics = support::run_job(&support::bounded_kafka_sets(&brokers, "huge", &output), 2)
         .unwrap_or_else(|e| panic!("the run ends: {e}\ntansu log:\n{}", tansu.log()));
     assert_eq!(Metrics::get(&metrics.records), records.len() as u64);
     assert_eq!(
@@ -657,7 +642,7 @@ fn a_silent_broker_fails_within_the_timeout_naming_it_and_no_password() {
         }
     });
     let dir = tempfile::tempdir().expect("temporary directory");
-    let mut sets = bounded_sets(&address, "silent", &dir.path().join("out.jsonl"));
+    let mut sets = support::bounded_kafka_sets(&address, "silent", &dir.path().join("out.jsonl"));
     sets.extend([
         "kafka.timeout=2s".to_string(),
         "kafka.properties.security.protocol=SASL_PLAINTEXT".to_string(),

@@ -7,7 +7,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use live_shopper::generate::kafka::{produce_records, KafkaTarget};
 use live_shopper::generate::Record;
@@ -18,21 +17,6 @@ use sha2::{Digest, Sha256};
 
 const TOPIC: &str = "snowplow-enriched-good";
 const BAD_ROWS: &str = "snowplow-live-shopper-bad";
-
-/// Settings of a bounded Kafka run with file output.
-fn kafka_sets(brokers: &str, group: &str, output: &Path) -> Vec<String> {
-    vec![
-        "source.kind=kafka".to_string(),
-        "source.bounded=true".to_string(),
-        format!("kafka.topic={TOPIC}"),
-        format!("kafka.bad_rows_topic={BAD_ROWS}"),
-        format!("kafka.group_id={group}"),
-        format!("kafka.properties.bootstrap.servers={brokers}"),
-        "output.sink=file".to_string(),
-        format!("output.file={}", output.display()),
-        "time.idle_timeout=off".to_string(),
-    ]
-}
 
 /// A mock cluster holding the topics and `records`.
 fn cluster_with(
@@ -95,8 +79,11 @@ fn kafka_source_matches_the_file_source_and_commits_its_offsets() {
 
     // The same records from Kafka, two workers, two partitions each.
     let output = dir.path().join("kafka.jsonl");
-    let metrics =
-        support::run_job(&kafka_sets(&brokers, "mock-test", &output), 2).expect("the Kafka run");
+    let metrics = support::run_job(
+        &support::bounded_kafka_sets(&brokers, "mock-test", &output),
+        2,
+    )
+    .expect("the Kafka run");
     let get = live_shopper::metrics::Metrics::get;
     assert_eq!(
         get(&metrics.records),
@@ -164,8 +151,11 @@ fn kafka_source_matches_the_file_source_and_commits_its_offsets() {
 
     // A second run of the group starts there and finds nothing new.
     let again = dir.path().join("again.jsonl");
-    let metrics =
-        support::run_job(&kafka_sets(&brokers, "mock-test", &again), 2).expect("the second run");
+    let metrics = support::run_job(
+        &support::bounded_kafka_sets(&brokers, "mock-test", &again),
+        2,
+    )
+    .expect("the second run");
     assert_eq!(
         get(&metrics.records),
         0,
@@ -184,8 +174,11 @@ fn any_number_of_workers_gives_the_same_state() {
     for threads in [1, 3, 5] {
         let output = dir.path().join(format!("w{threads}.jsonl"));
         let group = format!("workers-{threads}");
-        let metrics = support::run_job(&kafka_sets(&brokers, &group, &output), threads)
-            .expect("the Kafka run");
+        let metrics = support::run_job(
+            &support::bounded_kafka_sets(&brokers, &group, &output),
+            threads,
+        )
+        .expect("the Kafka run");
         assert_eq!(
             live_shopper::metrics::Metrics::get(&metrics.records),
             records.len() as u64
@@ -206,7 +199,7 @@ fn a_missing_topic_is_a_clear_error() {
     let mock = MockCluster::new(1).expect("start librdkafka's mock cluster");
     let brokers = mock.bootstrap_servers();
     let dir = tempfile::tempdir().expect("temporary directory");
-    let mut sets = kafka_sets(&brokers, "missing", &dir.path().join("out.jsonl"));
+    let mut sets = support::bounded_kafka_sets(&brokers, "missing", &dir.path().join("out.jsonl"));
     sets.push("kafka.topic=no-such-topic".to_string());
     let error = support::run_job(&sets, 1).expect_err("no topic, no run");
     assert!(

@@ -551,3 +551,19 @@ pub fn read_topic(brokers: &str, topic: &str) -> Vec<Vec<u8>> {
 pub fn read_topic_count(brokers: &str, topic: &str) -> u64 {
     read_topic(brokers, topic).len() as u64
 }
+
+/// Settings of a bounded run from the topic `snowplow-enriched-good` (bad rows to
+/// `snowplow-live-shopper-bad`) of `brokers`, as consumer group `group`, into the file `output`.
+pub fn bounded_kafka_sets(brokers: &str, group: &str, output: &Path) -> Vec<String> {
+    vec![
+        "source.kind=kafka".to_string(),
+        "source.bounded=true".to_string(),
+        "kafka.topic=snowplow-enriched-good".to_string(),
+        "kafka.bad_rows_topic=snowplow-live-shopper-bad".to_string(),
+        format!("kafka.group_id={group}"),
+        format!("kafka.properties.bootstrap.servers={brokers}"),
+        "output.sink=file".to_string(),
+        format!("output.file={}", output.display()),
+        "time.idle_timeout=off".to_string(),
+    ]
+}
