@@ -57,7 +57,7 @@ fn status_bytes(field: &str) -> Option<f64> {
 
 fn memory_connectors(records: Arc<Records>, rate: Option<f64>) -> Connectors {
     Connectors {
-        source: Arc::new(move |_config: &Config, index, peers| {
+        source: Arc::new(move |_config: &Config, index, peers, _resume: &_| {
             let source = MemorySource::new(records.clone(), index, peers);
             let source = match rate {
                 Some(rate) => source.paced(rate),

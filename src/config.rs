@@ -48,7 +48,7 @@ pub enum SinkKind {
 }
 
 /// Where events come from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SourceKind {
     /// A Kafka topic.
     Kafka,
@@ -174,6 +174,28 @@ pub struct Config {
     pub kafka: KafkaSettings,
     /// Redis.
     pub redis: RedisSettings,
+    /// Checkpoints.
+    pub checkpoint: CheckpointSettings,
+}
+
+/// Checkpoints of the window state and the source positions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckpointSettings {
+    /// Wall-clock time between checkpoints; `None` switches checkpoints (and restoring) off.
+    pub interval: Option<Duration>,
+    /// Where checkpoints are kept (a shared file system when processes run on several machines).
+    pub dir: std::path::PathBuf,
+    /// Complete checkpoints kept.
+    pub keep: usize,
+    /// Whether file runs are checkpointed too (a file run otherwise starts over each time).
+    pub files: bool,
+}
+
+impl CheckpointSettings {
+    /// Whether a run reading `kind` takes and restores checkpoints.
+    pub fn on_for(&self, kind: SourceKind) -> bool {
+        self.interval.is_some() && (kind == SourceKind::Kafka || self.files)
+    }
 }
 
 const DAY: Millis = 86_400_000;
@@ -574,7 +596,17 @@ fn validate(table: &Table) -> Result<Config, ConfigError> {
         path: String::new(),
     };
     for key in table.keys() {
-        if !["time", "lanes", "output", "source", "kafka", "redis"].contains(&key.as_str()) {
+        if ![
+            "time",
+            "lanes",
+            "output",
+            "source",
+            "kafka",
+            "redis",
+            "checkpoint",
+        ]
+        .contains(&key.as_str())
+        {
             return err(format!("unknown section `{key}`"));
         }
     }
@@ -716,6 +748,22 @@ fn validate(table: &Table) -> Result<Config, ConfigError> {
         reply_timeout: timeout("reply_timeout", 3_600_000)?,
     };
 
+    let checkpoint = root.sub("checkpoint")?;
+    let interval = match checkpoint.str("interval")? {
+        "0" | "off" => 0,
+        _ => checkpoint.duration_at_most("interval", true, DAY)?,
+    };
+    let dir = checkpoint.str("dir")?;
+    if dir.is_empty() {
+        return err("`checkpoint.dir` must name a directory (it is created if missing)");
+    }
+    let checkpoint_settings = CheckpointSettings {
+        interval: (interval > 0).then(|| Duration::from_millis(interval)),
+        dir: dir.into(),
+        keep: checkpoint.int_in("keep", 1, 1000)? as usize,
+        files: checkpoint.bool("files")?,
+    };
+
     Ok(Config {
         job,
         time: time_settings,
@@ -723,6 +771,7 @@ fn validate(table: &Table) -> Result<Config, ConfigError> {
         source: source_settings,
         kafka: kafka_settings,
         redis: redis_settings,
+        checkpoint: checkpoint_settings,
     })
 }
 

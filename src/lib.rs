@@ -3,6 +3,7 @@
 
 pub mod alloc;
 pub mod bench;
+pub mod checkpoint;
 pub mod config;
 pub mod generate;
 pub mod metrics;

@@ -119,6 +119,9 @@ struct RunArgs {
     /// Print a progress line every second.
     #[arg(long)]
     progress: bool,
+    /// Remove the checkpoints in checkpoint.dir and start over instead of restoring the newest.
+    #[arg(long)]
+    fresh: bool,
     #[command(flatten)]
     cluster: ClusterArgs,
     /// Print help.
@@ -295,8 +298,12 @@ fn run_command(args: RunArgs) -> Result<(), String> {
         .progress
         .then(|| progress_reporter(metrics.clone(), stop.clone()));
     let late = late_reporter(stop.clone());
-    let result =
-        run::run(config, &cluster, connectors, metrics.clone()).map_err(|e| secrets.redact(&e));
+    let options = run::RunOptions {
+        fresh: args.fresh,
+        stop: Arc::new(AtomicBool::new(false)),
+    };
+    let result = run::run_with(config, &cluster, connectors, metrics.clone(), options)
+        .map_err(|e| secrets.redact(&e));
     stop.store(true, Ordering::Relaxed);
     if let Some(reporter) = reporter {
         let _ = reporter.join();

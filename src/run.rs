@@ -1,6 +1,8 @@
 //! The job: one timely dataflow per worker, fed by the worker's share of the source.
 
-use std::sync::atomic::Ordering;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -8,10 +10,13 @@ use jobs::lanes::LaneInputs;
 use jobs::parse::parse_record;
 use operators::time::{ceil_to, floor_to};
 use operators::watermark::Watermarks;
-use timely::dataflow::operators::Probe;
+use timely::dataflow::operators::vec::Broadcast;
+use timely::dataflow::operators::{Inspect, Probe};
 use timely::dataflow::ProbeHandle;
 use timely::worker::Worker;
 
+use crate::checkpoint::worker::{ControlLog, WorkerCheckpoints};
+use crate::checkpoint::{Checkpoints, PartitionId, Resume, SavedPartition, WorkerStore};
 use crate::config::{Config, SinkKind, SourceKind};
 use crate::metrics::Metrics;
 use crate::sink;
@@ -91,9 +96,10 @@ pub fn wall_clock() -> u64 {
         .unwrap_or(0)
 }
 
-/// Opens this worker's share of the configured source.
+/// Opens this worker's share of the configured source (worker index, workers), resuming where
+/// a restored checkpoint left off.
 pub type SourceFactory =
-    Arc<dyn Fn(&Config, usize, usize) -> Result<Box<dyn Source>, String> + Send + Sync>;
+    Arc<dyn Fn(&Config, usize, usize, &Resume) -> Result<Box<dyn Source>, String> + Send + Sync>;
 
 /// Opens this worker's bad-rows destination.
 pub type BadRowsFactory =
@@ -120,9 +126,14 @@ impl Connectors {
     /// File sources, with bad rows to `output.bad_rows_file`.
     pub fn files() -> Connectors {
         Connectors {
-            source: Arc::new(|config: &Config, index, peers| {
+            source: Arc::new(|config: &Config, index, peers, resume: &Resume| {
+                let next = resume
+                    .partitions
+                    .get(&PartitionId::File { index, peers })
+                    .and_then(|p| p.next);
                 let source = FileSource::open(config.source.path.as_ref(), index, peers)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| e.to_string())?
+                    .resume_at(next);
                 Ok(Box::new(source) as Box<dyn Source>)
             }),
             bad_rows: Arc::new(|config: &Config, _index| {
@@ -133,6 +144,16 @@ impl Connectors {
     }
 }
 
+/// How a run starts and stops.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Discard existing checkpoints and start over.
+    pub fresh: bool,
+    /// Set to stop the job: it finishes the batch in flight, takes a last checkpoint, commits
+    /// and returns.
+    pub stop: Arc<AtomicBool>,
+}
+
 /// Runs the job until a bounded source ends (or forever).
 pub fn run(
     config: Config,
@@ -140,10 +161,27 @@ pub fn run(
     connectors: Connectors,
     metrics: Arc<Metrics>,
 ) -> Result<(), String> {
+    run_with(config, cluster, connectors, metrics, RunOptions::default())
+}
+
+/// [`run`], with checkpoints restored or discarded and a stop switch as `options` say.
+pub fn run_with(
+    config: Config,
+    cluster: &Cluster,
+    connectors: Connectors,
+    metrics: Arc<Metrics>,
+    options: RunOptions,
+) -> Result<(), String> {
     if config.output.sink == SinkKind::Redis {
         sink::redis::check(&config.redis)?;
     }
     let timely_config = cluster.timely_config()?;
+    let peers = cluster.threads.max(1) * cluster.processes.max(1);
+    let checkpoints = if config.checkpoint.on_for(config.source.kind) {
+        Some(Arc::new(Checkpoints::start(&config, peers, options.fresh)?))
+    } else {
+        None
+    };
     let secrets = crate::redact::Secrets::of(&config);
     // Before connecting to the other processes, whose workers only start once connected.
     if config.source.kind == SourceKind::File && cluster.process == 0 {
@@ -152,8 +190,15 @@ pub fn run(
     let config = Arc::new(config);
     let guards = timely::execute(timely_config, move |worker| {
         // Errors of librdkafka and the Redis client may quote a configured secret.
-        let result =
-            worker_main(worker, &config, &connectors, &metrics).map_err(|e| secrets.redact(&e));
+        let result = worker_main(
+            worker,
+            &config,
+            &connectors,
+            &metrics,
+            &checkpoints,
+            &options,
+        )
+        .map_err(|e| secrets.redact(&e));
         if let Err(e) = &result {
             eprintln!("live-shopper: worker {}: {e}", worker.index());
         }
@@ -188,25 +233,101 @@ fn record_freshness(
     }
 }
 
+/// The source positions of each partition, for checkpoints: the next record to read and the
+/// largest event time seen.
+struct Positions {
+    ids: Vec<PartitionId>,
+    next: Vec<Option<i64>>,
+}
+
+impl Positions {
+    fn new(source: &dyn Source, index: usize, peers: usize, resume: &Resume) -> Positions {
+        let ids: Vec<PartitionId> = (0..source.partitions())
+            .map(|p| match source.partition_id(p) {
+                Some(id) => PartitionId::Kafka(id),
+                None => PartitionId::File { index, peers },
+            })
+            .collect();
+        let next = ids
+            .iter()
+            .map(|id| resume.partitions.get(id).and_then(|p| p.next))
+            .collect();
+        Positions { ids, next }
+    }
+
+    /// `position` of `partition` has been read.
+    fn read(&mut self, partition: usize, position: i64) {
+        let next = &mut self.next[partition];
+        *next = Some(next.map_or(position + 1, |n| n.max(position + 1)));
+    }
+
+    fn saved(&self, watermarks: &Watermarks) -> Vec<SavedPartition> {
+        self.ids
+            .iter()
+            .zip(&self.next)
+            .enumerate()
+            .map(|(p, (&id, &next))| SavedPartition {
+                id,
+                next,
+                largest: watermarks.largest(p),
+            })
+            .collect()
+    }
+
+    fn local(&self, id: PartitionId) -> Option<usize> {
+        self.ids.iter().position(|&i| i == id)
+    }
+}
+
 fn worker_main(
     worker: &mut Worker,
     config: &Config,
     connectors: &Connectors,
     metrics: &Arc<Metrics>,
+    checkpoints: &Option<Arc<Checkpoints>>,
+    options: &RunOptions,
 ) -> Result<(), String> {
     let index = worker.index();
     let peers = worker.peers();
     let mut inputs = LaneInputs::new(config.job.purchase_checkout_step);
     let probe = ProbeHandle::new();
+    let control: ControlLog = Rc::new(RefCell::new(Vec::new()));
+    let checkpointing = match checkpoints {
+        Some(c) => operators::checkpoint::Checkpointing::new(
+            Rc::new(WorkerStore {
+                checkpoints: c.clone(),
+                worker: index,
+            }),
+            index,
+            peers,
+        ),
+        None => operators::checkpoint::Checkpointing::off(index, peers),
+    };
+    let log = control.clone();
     worker.dataflow(|scope| {
         let lanes = inputs.streams(scope);
-        let writes = jobs::job::build(scope, lanes, &config.job);
+        lanes
+            .control
+            .clone()
+            .broadcast()
+            .inspect(move |message| log.borrow_mut().push(message.clone()));
+        let writes = jobs::job::build(scope, lanes, &config.job, &checkpointing);
         sink::attach(writes, config, metrics.clone()).map(|done| {
             done.probe_with(&probe);
         })
     })?;
+    if let Some(failure) = checkpointing.failures.borrow().first() {
+        return Err(failure.clone());
+    }
+    let resume = checkpoints
+        .as_ref()
+        .and_then(|c| c.restored())
+        .map(|r| r.resume.clone())
+        .unwrap_or_default();
+    inputs.advance_to(resume.at);
+    let mut ckpt = WorkerCheckpoints::new(checkpoints.clone(), config, index, peers, control);
 
-    let mut source = (connectors.source)(config, index, peers)?;
+    let mut source = (connectors.source)(config, index, peers, &resume)?;
     let mut bad_rows = BadRows::new(
         (connectors.bad_rows)(config, index)?,
         metrics.clone(),
@@ -226,9 +347,17 @@ fn worker_main(
         idle_timeout,
         follow_wall_clock,
     );
+    let mut positions = Positions::new(source.as_ref(), index, peers, &resume);
+    let started = Instant::now();
+    for (p, id) in positions.ids.iter().enumerate() {
+        if let Some(largest) = resume.partitions.get(id).and_then(|s| s.largest) {
+            watermarks.observe(p, largest, started);
+        }
+    }
     let grid = config.job.time_grid();
     let longest_interval = config.job.longest_interval();
-    // Per partition, positions that become committable once the sink has passed a time.
+    // Without checkpoints: per partition, positions that become committable once the sink has
+    // passed a time.
     let mut commits: Vec<std::collections::VecDeque<(u64, i64)>> =
         vec![Default::default(); partitions];
     let mut batch_largest: Vec<Option<(u64, i64)>> = vec![None; partitions];
@@ -241,99 +370,127 @@ fn worker_main(
     if partitions == 0 {
         // Nothing to read here: this worker only computes the keys routed to it.
         inputs.finish(None);
-        while worker.step_or_park(None) {}
+        while worker.step_or_park(Some(Duration::from_millis(10))) {
+            ckpt.save_empty_sources();
+        }
         return Ok(());
     }
+    ckpt.advanced(inputs.time(), || positions.saved(&watermarks));
 
+    let mut stop_sent = false;
+    let mut stopped = false;
     loop {
         let now = Instant::now();
-        let mut failure: Option<String> = None;
-        let (mut records, mut good) = (0u64, 0u64);
-        let entered = inputs.time();
-        // Read once per poll, so that parsing an event does not read the clock.
-        let limits = config
-            .source
-            .limits
-            .at(wall_clock(), config.time.max_future);
-        let status = source
-            .poll(
-                config.source.batch_size,
-                &mut |partition, bytes, position| {
-                    records += 1;
-                    parse_record(bytes, &limits, &mut events, &mut rejects);
-                    // The batch's largest event time and last position, per partition.
-                    let (largest, last) = batch_largest[partition].get_or_insert((0, position));
-                    *last = position;
-                    for event in events.drain(..) {
-                        good += 1;
-                        watermarks.observe(partition, event.time, now);
-                        *largest = (*largest).max(event.time);
-                        let first_emission = ceil_to(event.time.max(entered), longest_interval);
-                        let batch = arrivals.entry(first_emission).or_default();
-                        match batch.last_mut() {
-                            Some((at, n)) if *at == now => *n += 1,
-                            _ => batch.push((now, 1)),
-                        }
-                        inputs.send(&event);
-                    }
-                    let origin = Origin {
-                        partition: partition_ids[partition],
-                        offset: Some(position),
-                    };
-                    for row in rejects.drain(..) {
-                        if let Err(e) = bad_rows.report(&Report::parsed(&row, origin)) {
-                            failure.get_or_insert(e);
-                        }
-                    }
-                },
-            )
-            .map_err(|e| e.to_string())?;
-        if let Some(e) = failure {
-            return Err(e);
+        if options.stop.load(Ordering::Relaxed) && !stop_sent {
+            // The other processes learn of it through the dataflow.
+            inputs.control(operators::checkpoint::Control::Stop);
+            stop_sent = true;
         }
-        for skipped in source.take_skipped() {
-            records += 1;
-            let report = Report {
-                reason: skipped.reason,
-                field: "record",
-                original: None,
-                origin: Origin {
-                    partition: partition_ids[skipped.partition],
-                    offset: Some(skipped.position),
-                },
-            };
-            bad_rows.report(&report)?;
-            // Committable like any bad row once the sink has passed what was read before it.
-            let (_, last) = batch_largest[skipped.partition].get_or_insert((0, skipped.position));
-            *last = (*last).max(skipped.position);
-        }
-        Metrics::add(&metrics.records, records);
-        Metrics::add(&metrics.events, good);
-
-        let now = Instant::now();
-        if idle_timeout.is_some() {
-            for partition in 0..partitions {
-                watermarks.set_caught_up(partition, source.caught_up(partition), now);
+        let stopping = stop_sent || ckpt.stopping;
+        let mut status = Status::Idle;
+        if !stopping {
+            let mut failure: Option<String> = None;
+            let (mut records, mut good) = (0u64, 0u64);
+            let entered = inputs.time();
+            // Read once per poll, so that parsing an event does not read the clock.
+            let limits = config
+                .source
+                .limits
+                .at(wall_clock(), config.time.max_future);
+            status = source
+                .poll(
+                    config.source.batch_size,
+                    &mut |partition, bytes, position| {
+                        records += 1;
+                        positions.read(partition, position);
+                        parse_record(bytes, &limits, &mut events, &mut rejects);
+                        // The batch's largest event time and last position, per partition.
+                        let (largest, last) = batch_largest[partition].get_or_insert((0, position));
+                        *last = position;
+                        for event in events.drain(..) {
+                            good += 1;
+                            watermarks.observe(partition, event.time, now);
+                            *largest = (*largest).max(event.time);
+                            let first_emission = ceil_to(event.time.max(entered), longest_interval);
+                            let batch = arrivals.entry(first_emission).or_default();
+                            match batch.last_mut() {
+                                Some((at, n)) if *at == now => *n += 1,
+                                _ => batch.push((now, 1)),
+                            }
+                            inputs.send(&event);
+                        }
+                        let origin = Origin {
+                            partition: partition_ids[partition],
+                            offset: Some(position),
+                        };
+                        for row in rejects.drain(..) {
+                            if let Err(e) = bad_rows.report(&Report::parsed(&row, origin)) {
+                                failure.get_or_insert(e);
+                            }
+                        }
+                    },
+                )
+                .map_err(|e| e.to_string())?;
+            if let Some(e) = failure {
+                return Err(e);
             }
-        }
-        let watermark = watermarks.advance(now, wall_clock());
-        inputs.advance_to(floor_to(watermark, grid) + 1);
-        if index == 0 {
-            metrics.watermark.store(watermark, Ordering::Relaxed);
-        }
-        if let Some(largest) = watermarks.largest_seen() {
-            metrics
-                .largest_event_time
-                .fetch_max(largest, Ordering::Relaxed);
-        }
-        for (partition, largest) in batch_largest.iter_mut().enumerate() {
-            if let Some((time, position)) = largest.take() {
-                let needed = (time + longest_interval).max(inputs.time());
-                commits[partition].push_back((needed, position));
+            for skipped in source.take_skipped() {
+                records += 1;
+                positions.read(skipped.partition, skipped.position);
+                let report = Report {
+                    reason: skipped.reason,
+                    field: "record",
+                    original: None,
+                    origin: Origin {
+                        partition: partition_ids[skipped.partition],
+                        offset: Some(skipped.position),
+                    },
+                };
+                bad_rows.report(&report)?;
+                // Committable like any bad row once the sink has passed what was read before it.
+                let (_, last) =
+                    batch_largest[skipped.partition].get_or_insert((0, skipped.position));
+                *last = (*last).max(skipped.position);
+            }
+            Metrics::add(&metrics.records, records);
+            Metrics::add(&metrics.events, good);
+
+            let now = Instant::now();
+            if idle_timeout.is_some() {
+                for partition in 0..partitions {
+                    watermarks.set_caught_up(partition, source.caught_up(partition), now);
+                }
+            }
+            let watermark = watermarks.advance(now, wall_clock());
+            inputs.advance_to(floor_to(watermark, grid) + 1);
+            ckpt.advanced(inputs.time(), || positions.saved(&watermarks));
+            if index == 0 {
+                metrics.watermark.store(watermark, Ordering::Relaxed);
+            }
+            if let Some(largest) = watermarks.largest_seen() {
+                metrics
+                    .largest_event_time
+                    .fetch_max(largest, Ordering::Relaxed);
+            }
+            for (partition, largest) in batch_largest.iter_mut().enumerate() {
+                if let Some((time, position)) = largest.take() {
+                    let needed = (time + longest_interval).max(inputs.time());
+                    commits[partition].push_back((needed, position));
+                }
             }
         }
 
         if status == Status::End {
+            break;
+        }
+        let steps = ckpt.step(&mut inputs, &probe, stopping);
+        for saved in steps.commit {
+            if let (Some(partition), Some(next)) = (positions.local(saved.id), saved.next) {
+                source.commit(partition, next - 1);
+            }
+        }
+        if steps.done || (stopping && !ckpt.on()) {
+            stopped = true;
             break;
         }
         // At most one batch in flight: bounded memory, and a slow sink slows the reading.
@@ -347,29 +504,54 @@ fn worker_main(
             worker.step();
         }
         record_freshness(&mut arrivals, &probe, metrics);
-        for (partition, queue) in commits.iter_mut().enumerate() {
-            let mut ready = None;
-            while queue
-                .front()
-                .is_some_and(|&(needed, _)| !probe.less_equal(&needed))
-            {
-                ready = queue.pop_front().map(|(_, position)| position);
-            }
-            if let Some(position) = ready {
-                source.commit(partition, position);
-            }
+        if !ckpt.on() {
+            commit_passed(&mut commits, &probe, source.as_mut());
         }
     }
 
-    inputs.finish(watermarks.largest_seen());
+    if stopped {
+        // No end of input: the emissions beyond the frontier are not run.
+        drop(inputs);
+    } else {
+        inputs.finish(watermarks.largest_seen());
+    }
     while worker.step_or_park(None) {
         record_freshness(&mut arrivals, &probe, metrics);
     }
     record_freshness(&mut arrivals, &probe, metrics);
+    if !ckpt.on() {
+        if stopped {
+            commit_passed(&mut commits, &probe, source.as_mut());
+        } else {
+            for (partition, queue) in commits.iter_mut().enumerate() {
+                if let Some(&(_, position)) = queue.back() {
+                    source.commit(partition, position);
+                }
+            }
+        }
+    }
+    if stopped && index == 0 {
+        eprintln!("live-shopper: stopped");
+    }
+    Ok(())
+}
+
+/// Commits, per partition, the last position whose effects the sink has written.
+fn commit_passed(
+    commits: &mut [std::collections::VecDeque<(u64, i64)>],
+    probe: &ProbeHandle<u64>,
+    source: &mut dyn Source,
+) {
     for (partition, queue) in commits.iter_mut().enumerate() {
-        if let Some(&(_, position)) = queue.back() {
+        let mut ready = None;
+        while queue
+            .front()
+            .is_some_and(|&(needed, _)| !probe.less_equal(&needed))
+        {
+            ready = queue.pop_front().map(|(_, position)| position);
+        }
+        if let Some(position) = ready {
             source.commit(partition, position);
         }
     }
-    Ok(())
 }

@@ -24,6 +24,11 @@ fn run(sets: &[&str], env: &[(&str, &str)]) -> (bool, String) {
         .arg(format!(
             "output.bad_rows_file={}",
             dir.path().join("bad.jsonl").display()
+        ))
+        .arg("--set")
+        .arg(format!(
+            "checkpoint.dir={}",
+            dir.path().join("checkpoints").display()
         ));
     for set in sets {
         command.args(["--set", set]);

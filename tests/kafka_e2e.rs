@@ -77,6 +77,8 @@ fn two_processes_from_tansu_to_redis_match_the_file_source() {
         ),
     )
     .expect("write the hostfile");
+    // Both processes write their parts of each checkpoint to one directory.
+    let checkpoints = tempfile::tempdir().expect("a checkpoint directory");
     let binary = env!("CARGO_BIN_EXE_live-shopper");
     let mut processes: Vec<Child> = (0..2)
         .map(|process| {
@@ -94,6 +96,11 @@ fn two_processes_from_tansu_to_redis_match_the_file_source() {
                 .args(["--set", "kafka.group_id=e2e"])
                 .args(["--set", &format!("redis.url={}", redis.url())])
                 .args(["--set", "time.idle_timeout=off"])
+                .args(["--set", "checkpoint.interval=1s"])
+                .args([
+                    "--set",
+                    &format!("checkpoint.dir={}", checkpoints.path().display()),
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()

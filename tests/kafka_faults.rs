@@ -282,6 +282,7 @@ impl Job {
         use std::io::BufRead;
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_live-shopper"));
         command.args(["run", "--progress", "-w", "2"]);
+        command.args(["--set", "checkpoint.interval=0"]);
         for set in sets {
             command.args(["--set", set]);
         }

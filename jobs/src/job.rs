@@ -1,5 +1,6 @@
 //! The shopper job's dataflow: lane streams in, feature writes out.
 
+use operators::checkpoint::{Checkpointing, Control};
 use operators::rolling::{rolling, Aggregate, RollingConfig, WindowSpec};
 use operators::session::{sessions, SessionConfig};
 use operators::{FeatureWrite, Keyed, Millis};
@@ -72,11 +73,12 @@ impl JobSettings {
 
 fn lane<'s, A: Aggregate>(
     records: StreamVec<'s, u64, Keyed<A::Entry>>,
-    ends: &StreamVec<'s, u64, Millis>,
+    control: &StreamVec<'s, u64, Control>,
     settings: &Option<LaneSettings>,
     features: &[&str],
     grace: Millis,
     name: &str,
+    checkpointing: &Checkpointing,
 ) -> Option<StreamVec<'s, u64, FeatureWrite>> {
     let settings = settings.as_ref()?;
     let config = RollingConfig {
@@ -86,17 +88,25 @@ fn lane<'s, A: Aggregate>(
         interval: settings.interval,
         grace,
     };
-    Some(rolling::<A>(records, ends.clone(), config, name))
+    Some(rolling::<A>(
+        records,
+        control.clone(),
+        config,
+        name,
+        checkpointing.clone(),
+    ))
 }
 
-/// Builds the feature dataflow over the lane streams and returns every feature write.
+/// Builds the feature dataflow over the lane streams and returns every feature write. The window
+/// operators restore their state from and save it to `checkpointing`.
 pub fn build<'s>(
     scope: Scope<'s, u64>,
     lanes: LaneStreams<'s>,
     settings: &JobSettings,
+    checkpointing: &Checkpointing,
 ) -> StreamVec<'s, u64, FeatureWrite> {
     let grace = settings.expiry_grace;
-    let ends = lanes.ends;
+    let ends = lanes.control;
     let mut outputs = Vec::new();
     outputs.extend(lane::<product::ProductAggregate>(
         lanes.product,
@@ -105,6 +115,7 @@ pub fn build<'s>(
         &product::FEATURES,
         grace,
         "ProductLane",
+        checkpointing,
     ));
     outputs.extend(lane::<category::CategoryAggregate>(
         lanes.category,
@@ -113,6 +124,7 @@ pub fn build<'s>(
         &category::FEATURES,
         grace,
         "CategoryLane",
+        checkpointing,
     ));
     outputs.extend(lane::<cart::CartAggregate>(
         lanes.cart,
@@ -121,6 +133,7 @@ pub fn build<'s>(
         &cart::FEATURES,
         grace,
         "CartLane",
+        checkpointing,
     ));
     outputs.extend(lane::<purchase::PurchaseAggregate>(
         lanes.purchase,
@@ -129,6 +142,7 @@ pub fn build<'s>(
         &purchase::FEATURES,
         grace,
         "PurchaseLane",
+        checkpointing,
     ));
     if let Some(s) = &settings.session {
         let config = SessionConfig {
@@ -143,6 +157,7 @@ pub fn build<'s>(
             ends.clone(),
             config,
             "SessionLane",
+            checkpointing.clone(),
         ));
     }
     scope.concatenate(outputs)

@@ -1,20 +1,22 @@
 //! The lanes: each event is branched into the lanes it belongs to (SPEC section 2), as a lane
 //! record keyed by user key (rolling lanes) or session key (session lane).
 
+use operators::checkpoint::Control;
 use operators::{Keyed, Millis};
 use timely::dataflow::{InputHandleVec, Scope, StreamVec};
 
 use crate::event::ShopperEvent;
 use crate::features::{cart, category, product, purchase, session};
 
-/// The dataflow inputs of one worker: one per lane, and one for the end of a bounded input.
+/// The dataflow inputs of one worker: one per lane, and the control input (the end of a bounded
+/// input, checkpoints, stopping).
 pub struct LaneInputs {
     product: InputHandleVec<u64, Keyed<product::ProductView>>,
     category: InputHandleVec<u64, Keyed<category::CategoryView>>,
     cart: InputHandleVec<u64, Keyed<cart::CartChange>>,
     purchase: InputHandleVec<u64, Keyed<purchase::OrderPlaced>>,
     session: InputHandleVec<u64, Keyed<session::SessionEvent>>,
-    ends: InputHandleVec<u64, Millis>,
+    control: InputHandleVec<u64, Control>,
     checkout_step: Option<u32>,
 }
 
@@ -30,8 +32,9 @@ pub struct LaneStreams<'s> {
     pub purchase: StreamVec<'s, u64, Keyed<purchase::OrderPlaced>>,
     /// Session events by session.
     pub session: StreamVec<'s, u64, Keyed<session::SessionEvent>>,
-    /// The largest event time of each source, sent once when a bounded input ends.
-    pub ends: StreamVec<'s, u64, Millis>,
+    /// Control messages: the largest event time of each source, sent once when a bounded input
+    /// ends; checkpoint requests and completions; stopping.
+    pub control: StreamVec<'s, u64, Control>,
 }
 
 fn keyed<E>(key: &str, event: &ShopperEvent, entry: E) -> Keyed<E> {
@@ -52,7 +55,7 @@ impl LaneInputs {
             cart: InputHandleVec::new(),
             purchase: InputHandleVec::new(),
             session: InputHandleVec::new(),
-            ends: InputHandleVec::new(),
+            control: InputHandleVec::new(),
             checkout_step,
         }
     }
@@ -65,7 +68,7 @@ impl LaneInputs {
             cart: self.cart.to_stream(scope),
             purchase: self.purchase.to_stream(scope),
             session: self.session.to_stream(scope),
-            ends: self.ends.to_stream(scope),
+            control: self.control.to_stream(scope),
         }
     }
 
@@ -91,7 +94,7 @@ impl LaneInputs {
 
     /// The time new records are stamped with.
     pub fn time(&self) -> u64 {
-        *self.ends.time()
+        *self.control.time()
     }
 
     /// Moves every input to `time`: no record will be sent earlier.
@@ -102,14 +105,19 @@ impl LaneInputs {
             self.cart.advance_to(time);
             self.purchase.advance_to(time);
             self.session.advance_to(time);
-            self.ends.advance_to(time);
+            self.control.advance_to(time);
         }
+    }
+
+    /// Sends a control message to every operator and worker, at the current time.
+    pub fn control(&mut self, message: Control) {
+        self.control.send(message);
     }
 
     /// Ends a bounded input: reports the largest event time this source saw and closes.
     pub fn finish(mut self, largest: Option<Millis>) {
         if let Some(largest) = largest {
-            self.ends.send(largest);
+            self.control.send(Control::End(largest));
         }
     }
 }

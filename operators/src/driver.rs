@@ -1,8 +1,12 @@
 //! The emission driver shared by the window operators: it holds records until their emission
 //! time, fires emissions in event-time order once the watermark (the timely frontier) has passed
-//! them, keeps per-key timers, and makes the last emission when a bounded input ends.
+//! them, keeps per-key timers, makes the last emission when a bounded input ends, and saves and
+//! restores the operator's state for checkpoints.
 
 use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::operator::Operator;
@@ -12,13 +16,14 @@ use timely::dataflow::StreamVec;
 use timely::ExchangeData;
 
 use crate::changes::{route, FeatureWrite, KeyMap, Keyed};
+use crate::checkpoint::{Checkpointing, Control, PartReader, PartStats, PartWriter};
 use crate::time::{ceil_to, effective_emission, Millis};
 
 /// Timers per emission time: the keys to look at again then.
 pub type Timers = BTreeMap<Millis, Vec<String>>;
 
 /// When a key is next looked at: the emission that queued it last, and its pending timer.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 pub struct Schedule {
     queued_at: Option<Millis>,
     timer: Option<Millis>,
@@ -71,6 +76,8 @@ pub fn queue_due<S>(
 pub trait KeyedLogic: 'static {
     /// The lane payload of the records.
     type Entry: ExchangeData;
+    /// One key's state as a checkpoint holds it: plain data, strings rather than symbols.
+    type Saved: Serialize + DeserializeOwned;
 
     /// Runs the emission at `now`: applies `records` (all effective at `now`, in arrival order),
     /// looks again at the keys of `due` timers, pushes changed features to `out`, and registers
@@ -83,31 +90,139 @@ pub trait KeyedLogic: 'static {
         timers: &mut Timers,
         out: &mut Vec<FeatureWrite>,
     );
+
+    /// Hands every key's state to `save`, between emissions.
+    fn save(&self, save: &mut dyn FnMut(&str, Self::Saved));
+
+    /// Takes back a key's state saved by [`KeyedLogic::save`], before the first emission.
+    fn load(&mut self, key: String, saved: Self::Saved);
+
+    /// Keys and records held.
+    fn stats(&self) -> PartStats;
 }
 
-/// Builds the operator: `records` are exchanged by key, `ends` carries each source's largest
-/// event time and is broadcast, so that every worker makes the last emission of a bounded input
-/// at the same time.
+/// What the driver holds besides the keys' state.
+struct Driver<E> {
+    /// Records by the emission that first counts them, with the time they entered at.
+    pending: BTreeMap<Millis, Vec<(Millis, Keyed<E>)>>,
+    timers: Timers,
+    largest_time: Millis,
+    /// Checkpoints asked for and not taken yet: (time, id).
+    requested: std::collections::BTreeSet<(Millis, u64)>,
+    stopping: bool,
+}
+
+impl<E: ExchangeData> Driver<E> {
+    /// Saves the state as of time `at`: every emission before it has run, none after, and of
+    /// the records waiting for an emission only those that entered before it.
+    fn save<L: KeyedLogic<Entry = E>>(
+        &self,
+        logic: &L,
+        id: u64,
+        at: Millis,
+        name: &str,
+        ckpt: &Checkpointing,
+    ) {
+        let mut part = PartWriter::new();
+        part.put(&self.largest_time);
+        let pending: Vec<(Millis, &Keyed<E>)> = self
+            .pending
+            .iter()
+            .flat_map(|(&emission, records)| {
+                records
+                    .iter()
+                    .filter(|(entered, _)| *entered < at)
+                    .map(move |(_, record)| (emission, record))
+            })
+            .collect();
+        part.put(&(pending.len() as u64));
+        for record in &pending {
+            part.put(record);
+        }
+        let timers: Vec<(Millis, &String)> = self
+            .timers
+            .iter()
+            .flat_map(|(&time, keys)| keys.iter().map(move |key| (time, key)))
+            .collect();
+        part.put(&timers);
+        let mut stats = logic.stats();
+        stats.records += pending.len() as u64;
+        part.put(&stats.keys);
+        logic.save(&mut |key, saved| part.put(&(key, saved)));
+        ckpt.store.save(id, name, part.into_bytes(), stats);
+    }
+
+    /// Restores the keys of this worker from the parts of every worker of a checkpoint.
+    fn restore<L: KeyedLogic<Entry = E>>(
+        &mut self,
+        logic: &mut L,
+        parts: &[std::sync::Arc<Vec<u8>>],
+        ckpt: &Checkpointing,
+    ) -> Result<(), String> {
+        for part in parts {
+            let mut part = PartReader::new(part);
+            self.largest_time = self.largest_time.max(part.take()?);
+            let pending: u64 = part.take()?;
+            for _ in 0..pending {
+                let (emission, record): (Millis, Keyed<E>) = part.take()?;
+                if ckpt.owns(&record.key) {
+                    // Entered before the checkpoint: not to be left out of any later one.
+                    self.pending.entry(emission).or_default().push((0, record));
+                }
+            }
+            let timers: Vec<(Millis, String)> = part.take()?;
+            for (time, key) in timers {
+                if ckpt.owns(&key) {
+                    self.timers.entry(time).or_default().push(key);
+                }
+            }
+            let keys: u64 = part.take()?;
+            for _ in 0..keys {
+                let (key, saved): (String, L::Saved) = part.take()?;
+                if ckpt.owns(&key) {
+                    logic.load(key, saved);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds the operator: `records` are exchanged by key, `control` is broadcast, so that every
+/// worker makes the last emission of a bounded input at the same time and saves its state for
+/// the same checkpoints. On construction the operator restores its keys from the checkpoint
+/// `checkpointing` holds, if any.
 pub fn emission_operator<'s, L: KeyedLogic>(
     records: StreamVec<'s, u64, Keyed<L::Entry>>,
-    ends: StreamVec<'s, u64, Millis>,
+    control: StreamVec<'s, u64, Control>,
     interval: Millis,
     name: &str,
     mut logic: L,
+    checkpointing: Checkpointing,
 ) -> StreamVec<'s, u64, FeatureWrite> {
     let exchange = Exchange::new(|record: &Keyed<L::Entry>| route(&record.key));
+    let name = name.to_string();
     records.binary_frontier(
-        ends.broadcast(),
+        control.broadcast(),
         exchange,
         Pipeline,
-        name,
+        &name.clone(),
         move |capability, _info| {
             let mut held: Option<Capability<u64>> = Some(capability);
-            let mut pending: BTreeMap<Millis, Vec<Keyed<L::Entry>>> = BTreeMap::new();
-            let mut timers = Timers::new();
-            let mut largest_time: Millis = 0;
+            let mut driver = Driver {
+                pending: BTreeMap::new(),
+                timers: Timers::new(),
+                largest_time: 0,
+                requested: Default::default(),
+                stopping: false,
+            };
+            let parts = checkpointing.store.restore(&name);
+            if let Err(e) = driver.restore(&mut logic, &parts, &checkpointing) {
+                checkpointing.fail(format!("cannot restore {name} from the checkpoint: {e}"));
+            }
+            drop(parts);
             let mut out = Vec::new();
-            move |(input, frontier), (ends, ends_frontier), output| {
+            move |(input, frontier), (control, control_frontier), output| {
                 input.for_each_stamp(|stamp, data| {
                     let Some(&entered) = stamp.least() else {
                         return;
@@ -115,43 +230,80 @@ pub fn emission_operator<'s, L: KeyedLogic>(
                     for batch in data {
                         for record in batch.drain(..) {
                             let at = effective_emission(record.time, entered, interval);
-                            pending.entry(at).or_default().push(record);
+                            driver
+                                .pending
+                                .entry(at)
+                                .or_default()
+                                .push((entered, record));
                         }
                     }
                 });
-                ends.for_each(|_stamp, data| {
-                    for &time in data.iter() {
-                        largest_time = largest_time.max(time);
+                control.for_each(|_stamp, data| {
+                    for message in data.iter() {
+                        match message {
+                            Control::End(time) => {
+                                driver.largest_time = driver.largest_time.max(*time)
+                            }
+                            Control::Checkpoint { id, at } => {
+                                driver.requested.insert((*at, *id));
+                            }
+                            Control::Stop => driver.stopping = true,
+                            Control::Committed { .. } => {}
+                        }
                     }
                 });
 
                 let bound = frontier
                     .frontier()
                     .iter()
-                    .chain(ends_frontier.frontier().iter())
+                    .chain(control_frontier.frontier().iter())
                     .min()
                     .copied();
-                // Once every input has ended, emissions run up to the last one and no further.
-                let last_emission = ceil_to(largest_time, interval);
+                // Once every input has ended, emissions run up to the last one and no further;
+                // a job that is stopping runs none beyond the frontier.
+                let last_emission = ceil_to(driver.largest_time, interval);
                 loop {
-                    let next = match (pending.keys().next(), timers.keys().next()) {
-                        (Some(&a), Some(&b)) => a.min(b),
-                        (Some(&a), None) => a,
-                        (None, Some(&b)) => b,
-                        (None, None) => break,
+                    let next = match (driver.pending.keys().next(), driver.timers.keys().next()) {
+                        (Some(&a), Some(&b)) => Some(a.min(b)),
+                        (Some(&a), None) => Some(a),
+                        (None, Some(&b)) => Some(b),
+                        (None, None) => None,
                     };
+                    // A checkpoint is taken once every record before it has arrived and before
+                    // the first emission at or after it.
+                    if let Some(&(at, id)) = driver.requested.first() {
+                        let arrived = bound.is_none_or(|bound| bound >= at);
+                        if arrived
+                            && next
+                                .is_none_or(|next| next >= at || bound.is_some_and(|b| next >= b))
+                        {
+                            driver.requested.remove(&(at, id));
+                            if bound.is_some() {
+                                driver.save(&logic, id, at, &name, &checkpointing);
+                            }
+                            continue;
+                        }
+                    }
+                    let Some(next) = next else { break };
                     let ready = match bound {
                         Some(bound) => next < bound,
-                        None => next <= last_emission || pending.contains_key(&next),
+                        None if driver.stopping => false,
+                        None => next <= last_emission || driver.pending.contains_key(&next),
                     };
                     if !ready {
                         break;
                     }
                     let Some(cap) = held.as_ref() else { break };
                     let cap = cap.delayed(&next);
-                    let records = pending.remove(&next).unwrap_or_default();
-                    let due = timers.remove(&next).unwrap_or_default();
-                    logic.emit(next, records, due, &mut timers, &mut out);
+                    let records = driver
+                        .pending
+                        .remove(&next)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(_, record)| record)
+                        .collect();
+                    let due = driver.timers.remove(&next).unwrap_or_default();
+                    logic.emit(next, records, due, &mut driver.timers, &mut out);
                     if !out.is_empty() {
                         output.session(&cap).give_iterator(out.drain(..));
                     }
@@ -159,7 +311,11 @@ pub fn emission_operator<'s, L: KeyedLogic>(
 
                 match bound {
                     Some(bound) => {
-                        let hold = pending.keys().next().map_or(bound, |&p| p.min(bound));
+                        let hold = driver
+                            .pending
+                            .keys()
+                            .next()
+                            .map_or(bound, |&p| p.min(bound));
                         if let Some(cap) = held.as_mut() {
                             if *cap.time() < hold {
                                 cap.downgrade(&hold);
@@ -168,7 +324,8 @@ pub fn emission_operator<'s, L: KeyedLogic>(
                     }
                     None => {
                         held = None;
-                        timers.clear();
+                        driver.timers.clear();
+                        driver.pending.clear();
                     }
                 }
             }

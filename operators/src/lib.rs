@@ -3,6 +3,7 @@
 //!
 //! - [`time`]: event time, the emission grid and the total order of records.
 //! - [`watermark`]: per-partition watermarks with lateness and idleness.
+//! - [`checkpoint`]: control messages, and saving and restoring operator state.
 //! - [`changes`]: the records that flow between operators and change-only emission.
 //! - [`log`]: a key's records in order.
 //! - [`rolling`]: incremental rolling windows per key.
@@ -12,6 +13,7 @@
 //! - [`count`]: record counts that cannot wrap.
 
 pub mod changes;
+pub mod checkpoint;
 pub mod count;
 pub mod driver;
 pub mod gauge;

@@ -7,10 +7,12 @@
 //! length or the emission rate; the keys are revisited only when a record arrives or the oldest
 //! record of one of their windows expires.
 
+use serde::{Deserialize, Serialize};
 use timely::dataflow::StreamVec;
 use timely::ExchangeData;
 
 use crate::changes::{store_key, FeatureWrite, KeyMap, Keyed, Rendered, Written};
+use crate::checkpoint::{Checkpointing, Control, PartStats};
 use crate::count::decrement;
 use crate::driver::{emission_operator, queue_due, KeyedLogic, Schedule, Timers};
 use crate::late::LateCounter;
@@ -51,6 +53,9 @@ pub trait Aggregate: Default + 'static {
 
     /// Converts an arriving payload to its held form, interning its strings.
     fn store(entry: Self::Entry, symbols: &mut Symbols) -> Self::Stored;
+
+    /// The payload a held record was stored from, for checkpoints.
+    fn unstore(stored: &Self::Stored, symbols: &Symbols) -> Self::Entry;
 
     /// Releases the strings of a payload that leaves the state.
     fn release(stored: &Self::Stored, symbols: &mut Symbols);
@@ -105,6 +110,15 @@ impl<A: Aggregate> Window<A> {
         }
         self.start = start;
     }
+}
+
+/// One key's state in a checkpoint: its records, and per window its start and what was last
+/// written. The aggregates are rebuilt from the records on restore.
+#[derive(Serialize, Deserialize)]
+pub struct SavedKey<E> {
+    log: Vec<(Order, E)>,
+    windows: Vec<(Millis, Written)>,
+    schedule: Schedule,
 }
 
 struct KeyState<A: Aggregate> {
@@ -283,6 +297,60 @@ impl<A: Aggregate> Rolling<A> {
 
 impl<A: Aggregate> KeyedLogic for Rolling<A> {
     type Entry = A::Entry;
+    type Saved = SavedKey<A::Entry>;
+
+    fn save(&self, save: &mut dyn FnMut(&str, Self::Saved)) {
+        for (key, state) in &self.keys {
+            let saved = SavedKey {
+                log: state
+                    .log
+                    .records
+                    .iter()
+                    .map(|(order, stored)| (*order, A::unstore(stored, &self.symbols)))
+                    .collect(),
+                windows: state
+                    .windows
+                    .iter()
+                    .map(|w| (w.start, w.written.clone()))
+                    .collect(),
+                schedule: state.schedule,
+            };
+            save(key, saved);
+        }
+    }
+
+    fn load(&mut self, key: String, saved: Self::Saved) {
+        let mut state = KeyState::<A>::new(self.config.windows.len());
+        for ((window, (start, written)), _) in state
+            .windows
+            .iter_mut()
+            .zip(saved.windows)
+            .zip(&self.config.windows)
+        {
+            window.start = start;
+            window.written = written;
+        }
+        for (order, entry) in saved.log {
+            let stored = A::store(entry, &mut self.symbols);
+            for window in state.windows.iter_mut() {
+                if order.0 > window.start {
+                    window.aggregate.insert(order, &stored);
+                    window.len += 1;
+                }
+            }
+            state.log.records.push_back((order, stored));
+            crate::gauge::add(1);
+        }
+        state.schedule = saved.schedule;
+        self.keys.insert(key, state);
+    }
+
+    fn stats(&self) -> PartStats {
+        PartStats {
+            keys: self.keys.len() as u64,
+            records: self.keys.values().map(|s| s.log.records.len() as u64).sum(),
+        }
+    }
 
     fn emit(
         &mut self,
@@ -305,12 +373,14 @@ impl<A: Aggregate> KeyedLogic for Rolling<A> {
 }
 
 /// Computes the rolling-window features of `A` over `records`, keyed and exchanged by
-/// [`Keyed::key`]. `ends` carries the largest event time of each source when a bounded input ends.
+/// [`Keyed::key`]. `control` carries the end of a bounded input and checkpoint requests;
+/// `checkpointing` says where state is saved and restored from.
 pub fn rolling<'s, A: Aggregate>(
     records: StreamVec<'s, u64, Keyed<A::Entry>>,
-    ends: StreamVec<'s, u64, Millis>,
+    control: StreamVec<'s, u64, Control>,
     config: RollingConfig,
     name: &str,
+    checkpointing: Checkpointing,
 ) -> StreamVec<'s, u64, FeatureWrite> {
     let interval = config.interval;
     let longest = config.windows.iter().map(|w| w.length).max().unwrap_or(0);
@@ -323,5 +393,5 @@ pub fn rolling<'s, A: Aggregate>(
         values: Rendered::default(),
         late: LateCounter::register(name),
     };
-    emission_operator(records, ends, interval, name, logic)
+    emission_operator(records, control, interval, name, logic, checkpointing)
 }

@@ -13,10 +13,13 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use timely::dataflow::StreamVec;
 use timely::ExchangeData;
 
 use crate::changes::{store_key, FeatureWrite, KeyMap, Keyed, Rendered, Written};
+use crate::checkpoint::{Checkpointing, Control, PartStats};
 use crate::driver::{emission_operator, queue_due, KeyedLogic, Schedule, Timers};
 use crate::late::LateCounter;
 use crate::symbols::Symbols;
@@ -49,6 +52,8 @@ pub trait SessionFeatures: Default + 'static {
     /// What the features need of the records of one session. It may hold symbols of the
     /// operator's table, which [`SessionFeatures::release`] gives back.
     type State: Default + 'static;
+    /// A state as a checkpoint holds it: plain data, strings rather than symbols.
+    type Saved: Serialize + DeserializeOwned;
 
     /// Adds a record to `state`. `order` is not among the records already added, but may sort
     /// before any of them.
@@ -64,6 +69,12 @@ pub trait SessionFeatures: Default + 'static {
     /// every record of `later`. It should cost about the size of the smaller of the two.
     fn merge(&self, earlier: Self::State, later: Self::State, symbols: &mut Symbols)
         -> Self::State;
+
+    /// The state as plain data, for a checkpoint.
+    fn save(&self, state: &Self::State, symbols: &Symbols) -> Self::Saved;
+
+    /// A state back from [`SessionFeatures::save`], taking its symbols from `symbols`.
+    fn load(&self, saved: Self::Saved, symbols: &mut Symbols) -> Self::State;
 
     /// Gives back the symbols a state holds, when its session closes.
     fn release(&self, state: Self::State, symbols: &mut Symbols);
@@ -172,6 +183,27 @@ impl<V: Copy> OrderMap<V> {
         }
     }
 
+    /// The entries in order.
+    pub fn to_vec(&self) -> Vec<(Order, V)> {
+        match &self.repr {
+            Repr::Small(entries) => entries.clone(),
+            Repr::Large(map) => map.iter().map(|(&o, &v)| (o, v)).collect(),
+        }
+    }
+
+    /// A map of `entries`, which are in order.
+    pub fn from_sorted(entries: Vec<(Order, V)>) -> Self {
+        if entries.len() > SMALL {
+            OrderMap {
+                repr: Repr::Large(entries.into_iter().collect()),
+            }
+        } else {
+            OrderMap {
+                repr: Repr::Small(entries),
+            }
+        }
+    }
+
     /// The first entry.
     pub fn first(&self) -> Option<(Order, V)> {
         match &self.repr {
@@ -217,6 +249,25 @@ struct Run<S> {
     /// The orders of the run's records, so that an event delivered twice counts once.
     orders: OrderMap<()>,
     state: S,
+}
+
+/// A run in a checkpoint.
+#[derive(Serialize, Deserialize)]
+pub struct SavedRun<T> {
+    first: Order,
+    last: Order,
+    orders: Vec<Order>,
+    state: T,
+}
+
+/// One key's state in a checkpoint.
+#[derive(Serialize, Deserialize)]
+pub struct SavedKey<T> {
+    runs: Vec<SavedRun<T>>,
+    closed_last: Option<Millis>,
+    written: Written,
+    dirty: bool,
+    schedule: Schedule,
 }
 
 struct KeyState<S> {
@@ -459,6 +510,62 @@ fn join<S: SessionFeatures>(
 
 impl<S: SessionFeatures> KeyedLogic for Sessions<S> {
     type Entry = S::Entry;
+    type Saved = SavedKey<S::Saved>;
+
+    fn save(&self, save: &mut dyn FnMut(&str, Self::Saved)) {
+        for (key, state) in &self.keys {
+            let runs = state
+                .runs
+                .iter()
+                .map(|run| SavedRun {
+                    first: run.first,
+                    last: run.last,
+                    orders: run.orders.to_vec().into_iter().map(|(o, ())| o).collect(),
+                    state: self.features.save(&run.state, &self.symbols),
+                })
+                .collect();
+            let saved = SavedKey {
+                runs,
+                closed_last: state.closed_last,
+                written: state.written.clone(),
+                dirty: state.dirty,
+                schedule: state.schedule,
+            };
+            save(key, saved);
+        }
+    }
+
+    fn load(&mut self, key: String, saved: Self::Saved) {
+        let mut runs = VecDeque::with_capacity(saved.runs.len());
+        for run in saved.runs {
+            crate::gauge::add(run.orders.len() as i64);
+            runs.push_back(Run {
+                first: run.first,
+                last: run.last,
+                orders: OrderMap::from_sorted(run.orders.into_iter().map(|o| (o, ())).collect()),
+                state: self.features.load(run.state, &mut self.symbols),
+            });
+        }
+        let state = KeyState {
+            runs,
+            closed_last: saved.closed_last,
+            written: saved.written,
+            dirty: saved.dirty,
+            schedule: saved.schedule,
+        };
+        self.keys.insert(key, state);
+    }
+
+    fn stats(&self) -> PartStats {
+        PartStats {
+            keys: self.keys.len() as u64,
+            records: self
+                .keys
+                .values()
+                .flat_map(|s| s.runs.iter().map(|r| r.orders.len() as u64))
+                .sum(),
+        }
+    }
 
     fn emit(
         &mut self,
@@ -481,16 +588,18 @@ impl<S: SessionFeatures> KeyedLogic for Sessions<S> {
 }
 
 /// Computes the session features of `S` over `records`, keyed and exchanged by [`Keyed::key`].
-/// `ends` carries the largest event time of each source when a bounded input ends.
+/// `control` carries the end of a bounded input and checkpoint requests; `checkpointing` says
+/// where state is saved and restored from.
 pub fn sessions<'s, S: SessionFeatures>(
     records: StreamVec<'s, u64, Keyed<S::Entry>>,
-    ends: StreamVec<'s, u64, Millis>,
+    control: StreamVec<'s, u64, Control>,
     config: SessionConfig,
     name: &str,
+    checkpointing: Checkpointing,
 ) -> StreamVec<'s, u64, FeatureWrite> {
     let interval = config.interval;
     let logic = Sessions::<S>::new(config, name);
-    emission_operator(records, ends, interval, name, logic)
+    emission_operator(records, control, interval, name, logic, checkpointing)
 }
 
 #[cfg(test)]
@@ -512,6 +621,21 @@ mod tests {
     impl SessionFeatures for Trace {
         type Entry = u32;
         type State = BTreeMap<Order, Sym>;
+        type Saved = Vec<(Order, String)>;
+
+        fn save(&self, state: &Self::State, symbols: &Symbols) -> Self::Saved {
+            state
+                .iter()
+                .map(|(&o, &s)| (o, symbols.text(s).to_string()))
+                .collect()
+        }
+
+        fn load(&self, saved: Self::Saved, symbols: &mut Symbols) -> Self::State {
+            saved
+                .into_iter()
+                .map(|(o, text)| (o, symbols.intern(&text)))
+                .collect()
+        }
 
         fn insert(&self, state: &mut Self::State, order: Order, entry: u32, symbols: &mut Symbols) {
             let sym = symbols.intern(&entry.to_string());

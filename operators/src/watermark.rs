@@ -75,6 +75,11 @@ impl Watermarks {
         }
     }
 
+    /// The largest event time seen on `partition`.
+    pub fn largest(&self, partition: usize) -> Option<Millis> {
+        self.partitions.get(partition).and_then(|p| p.largest)
+    }
+
     /// Tells whether `partition` is read to the end its broker reports, as of `now`. Only a
     /// partition reported caught up at every call for the whole idle timeout can become idle.
     pub fn set_caught_up(&mut self, partition: usize, caught_up: bool, now: Instant) {

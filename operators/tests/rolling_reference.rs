@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use operators::changes::Rendered;
+use operators::checkpoint::{Checkpointing, Control};
 use operators::count::decrement;
 use operators::rolling::{rolling, Aggregate, RollingConfig, WindowLog, WindowSpec};
 use operators::symbols::Symbols;
@@ -40,6 +41,10 @@ impl Aggregate for Toy {
 
     fn store(entry: u64, _symbols: &mut Symbols) -> u64 {
         entry
+    }
+
+    fn unstore(stored: &u64, _symbols: &Symbols) -> u64 {
+        *stored
     }
 
     fn release(_stored: &u64, _symbols: &mut Symbols) {}
@@ -143,10 +148,11 @@ fn run(records: Vec<Keyed<u64>>) -> (Vec<(Millis, FeatureWrite)>, Vec<Millis>) {
             interval: INTERVAL,
             grace: 0,
         };
+        let checkpointing = Checkpointing::off(worker.index(), worker.peers());
         worker.dataflow(|scope| {
             let stream = input.to_stream(scope);
             let end = ends.to_stream(scope);
-            rolling::<Toy>(stream, end, config, "ToyLane")
+            rolling::<Toy>(stream, end, config, "ToyLane", checkpointing)
                 .inspect_core(move |event| {
                     if let Ok((stamp, data)) = event {
                         let time = stamp.least().copied().unwrap_or_default();
@@ -172,7 +178,7 @@ fn run(records: Vec<Keyed<u64>>) -> (Vec<(Millis, FeatureWrite)>, Vec<Millis>) {
             worker.step();
         }
         if let Some(largest) = largest {
-            ends.send(largest);
+            ends.send(Control::End(largest));
         }
         drop((input, ends));
         while worker.step() {}

@@ -16,6 +16,8 @@ pub struct FileSource {
     line_number: i64,
     path: String,
     at_end: bool,
+    /// Lines before this one were read by an earlier run.
+    resume_from: i64,
 }
 
 impl FileSource {
@@ -31,7 +33,14 @@ impl FileSource {
             line_number: -1,
             path: path.display().to_string(),
             at_end: false,
+            resume_from: 0,
         })
+    }
+
+    /// Skips the lines before `next`, read by the run that wrote the checkpoint being resumed.
+    pub fn resume_at(mut self, next: Option<i64>) -> FileSource {
+        self.resume_from = next.unwrap_or(0);
+        self
     }
 }
 
@@ -67,7 +76,9 @@ impl Source for FileSource {
                 });
             }
             self.line_number += 1;
-            if self.line_number as usize % self.peers != self.index {
+            if self.line_number as usize % self.peers != self.index
+                || self.line_number < self.resume_from
+            {
                 continue;
             }
             let mut record = self.line.as_slice();

@@ -37,6 +37,7 @@ use rdkafka::ClientContext;
 
 pub use source::KafkaSource;
 
+use crate::checkpoint::Resume;
 use crate::config::{Config, KafkaSettings};
 use crate::run::Connectors;
 use crate::sink::bad_rows::BadRowSink;
@@ -52,8 +53,8 @@ const LOG_INTERVAL: Duration = Duration::from_secs(5);
 /// `kafka.bad_rows_topic`.
 pub fn connectors() -> Connectors {
     Connectors {
-        source: Arc::new(|config: &Config, index, peers| {
-            let source = KafkaSource::open(config, index, peers)
+        source: Arc::new(|config: &Config, index, peers, resume: &Resume| {
+            let source = KafkaSource::open(config, index, peers, resume)
                 .map_err(|e| redact(&config.kafka, &e.to_string()))?;
             Ok(Box::new(source) as Box<dyn super::Source>)
         }),

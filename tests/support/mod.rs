@@ -365,9 +365,14 @@ pub fn write_records(records: &[Record], path: &Path) {
 }
 
 /// Runs the job through the library API with `sets` over the defaults.
+/// Checkpoints are off unless `sets` set them up.
 pub fn run_job(sets: &[String], threads: usize) -> Result<Arc<Metrics>, String> {
+    let mut sets = sets.to_vec();
+    if !sets.iter().any(|s| s.starts_with("checkpoint.")) {
+        sets.insert(0, "checkpoint.interval=0".to_string());
+    }
     let config =
-        config::load(None, Vec::<(String, String)>::new(), sets).map_err(|e| e.to_string())?;
+        config::load(None, Vec::<(String, String)>::new(), &sets).map_err(|e| e.to_string())?;
     let cluster = Cluster {
         threads,
         processes: 1,

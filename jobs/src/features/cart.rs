@@ -55,6 +55,10 @@ impl Aggregate for CartAggregate {
         entry
     }
 
+    fn unstore(stored: &CartChange, _symbols: &Symbols) -> CartChange {
+        stored.clone()
+    }
+
     fn release(_stored: &CartChange, _symbols: &mut Symbols) {}
 
     fn insert(&mut self, _order: Order, entry: &CartChange) {

@@ -45,6 +45,12 @@ impl Aggregate for CategoryAggregate {
         symbols.intern(&entry.category)
     }
 
+    fn unstore(stored: &Sym, symbols: &Symbols) -> CategoryView {
+        CategoryView {
+            category: symbols.text(*stored).to_string(),
+        }
+    }
+
     fn release(stored: &Sym, symbols: &mut Symbols) {
         symbols.release(*stored);
     }

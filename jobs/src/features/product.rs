@@ -96,6 +96,13 @@ impl Aggregate for ProductAggregate {
         }
     }
 
+    fn unstore(stored: &StoredView, symbols: &Symbols) -> ProductView {
+        ProductView {
+            product: symbols.text(stored.product).to_string(),
+            price: stored.price,
+        }
+    }
+
     fn release(stored: &StoredView, symbols: &mut Symbols) {
         symbols.release(stored.product);
     }

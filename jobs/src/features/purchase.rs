@@ -53,6 +53,10 @@ impl Aggregate for PurchaseAggregate {
         entry
     }
 
+    fn unstore(stored: &OrderPlaced, _symbols: &Symbols) -> OrderPlaced {
+        stored.clone()
+    }
+
     fn release(_stored: &OrderPlaced, _symbols: &mut Symbols) {}
 
     fn insert(&mut self, _order: Order, entry: &OrderPlaced) {

@@ -118,6 +118,40 @@ pub struct SessionState {
     region_changes: u64,
 }
 
+/// A [`SessionState`] in a checkpoint: its strings as text.
+#[derive(Serialize, Deserialize)]
+pub struct SavedSession {
+    events: u64,
+    first: Millis,
+    last: Millis,
+    pages: u64,
+    views: u64,
+    adds: u64,
+    searches: u64,
+    campaign: Option<(Order, String)>,
+    latest: Option<(Order, String, Option<String>)>,
+    devices: Vec<String>,
+    locations: Vec<String>,
+    located: Vec<(Order, String)>,
+    region_changes: u64,
+}
+
+/// The texts of a set's members.
+fn texts(set: &Distinct, symbols: &Symbols) -> Vec<String> {
+    set.iter()
+        .map(|sym| symbols.text(sym).to_string())
+        .collect()
+}
+
+/// A set of `texts`, holding one reference to each.
+fn distinct_of(texts: Vec<String>, symbols: &mut Symbols) -> Distinct {
+    let mut set = Distinct::default();
+    for text in texts {
+        insert_distinct(&mut set, &text, symbols);
+    }
+    set
+}
+
 /// 1 when both locations are known and differ: one region change between them.
 fn change(a: Option<Sym>, b: Option<Sym>) -> u64 {
     matches!((a, b), (Some(a), Some(b)) if a != b) as u64
@@ -234,6 +268,69 @@ fn write_set(out: &mut String, set: &Distinct, symbols: &Symbols) {
 impl SessionFeatures for Session {
     type Entry = SessionEvent;
     type State = SessionState;
+    type Saved = SavedSession;
+
+    fn save(&self, state: &SessionState, symbols: &Symbols) -> SavedSession {
+        let text = |sym: Sym| symbols.text(sym).to_string();
+        SavedSession {
+            events: state.events,
+            first: state.first,
+            last: state.last,
+            pages: state.pages,
+            views: state.views,
+            adds: state.adds,
+            searches: state.searches,
+            campaign: state.campaign.map(|(order, sym)| (order, text(sym))),
+            latest: state
+                .latest
+                .as_ref()
+                .map(|l| (l.order, text(l.user), l.platform.map(text))),
+            devices: texts(&state.devices, symbols),
+            locations: texts(&state.locations, symbols),
+            located: state
+                .located
+                .to_vec()
+                .into_iter()
+                .map(|(order, sym)| (order, text(sym)))
+                .collect(),
+            region_changes: state.region_changes,
+        }
+    }
+
+    fn load(&self, saved: SavedSession, symbols: &mut Symbols) -> SessionState {
+        let locations = distinct_of(saved.locations, symbols);
+        // The located events share the references of `locations`.
+        let located = saved
+            .located
+            .into_iter()
+            .map(|(order, text)| {
+                let sym = symbols.intern(&text);
+                symbols.release(sym);
+                (order, sym)
+            })
+            .collect();
+        SessionState {
+            events: saved.events,
+            first: saved.first,
+            last: saved.last,
+            pages: saved.pages,
+            views: saved.views,
+            adds: saved.adds,
+            searches: saved.searches,
+            campaign: saved
+                .campaign
+                .map(|(order, text)| (order, symbols.intern(&text))),
+            latest: saved.latest.map(|(order, user, platform)| Latest {
+                order,
+                user: symbols.intern(&user),
+                platform: symbols.intern_opt(platform.as_deref()),
+            }),
+            devices: distinct_of(saved.devices, symbols),
+            locations,
+            located: OrderMap::from_sorted(located),
+            region_changes: saved.region_changes,
+        }
+    }
 
     fn insert(
         &self,

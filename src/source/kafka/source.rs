@@ -17,6 +17,7 @@ use super::oversize::{probe, TooLarge};
 use super::pump::LogPump;
 use super::watch::TopicWatch;
 use super::{brokers, client_config, topic_partitions, RateLimitedLog};
+use crate::checkpoint::Resume;
 use crate::config::{Config, KafkaSettings};
 use crate::source::{Skipped, Source, SourceError, Status};
 
@@ -216,7 +217,12 @@ fn freshness(config: &ClientConfig) -> Duration {
 impl KafkaSource {
     /// Opens worker `index` of `peers`: looks up the topic, picks the worker's partitions and
     /// their start positions, and assigns them.
-    pub fn open(config: &Config, index: usize, peers: usize) -> Result<KafkaSource, SourceError> {
+    pub fn open(
+        config: &Config,
+        index: usize,
+        peers: usize,
+        resume: &Resume,
+    ) -> Result<KafkaSource, SourceError> {
         let settings = &config.kafka;
         let topic = settings.topic.clone();
         let group = (!settings.group_id.is_empty()).then(|| settings.group_id.clone());
@@ -274,7 +280,13 @@ impl KafkaSource {
             .into_iter()
             .filter(|id| *id as usize % peers.max(1) == index)
             .collect();
-        let starts = source.start_offsets(&mine, &settings.start)?;
+        let mut starts = source.start_offsets(&mine, &settings.start)?;
+        // A restored checkpoint says where its records end, whatever the group committed.
+        for (id, start) in mine.iter().zip(starts.iter_mut()) {
+            if let Some(next) = resume.kafka_offset(*id) {
+                *start = Offset::Offset(next);
+            }
+        }
         source.assign(&mine, &starts)?;
         Ok(source)
     }
@@ -297,6 +309,7 @@ impl KafkaSource {
     }
 
     /// Start positions of `ids`: the offsets committed for the group, else `kafka.start`.
+    /// (A restored checkpoint's positions override both.)
     fn start_offsets(&self, ids: &[i32], start: &str) -> Result<Vec<Offset>, SourceError> {
         let committed = match (&self.group, ids.is_empty()) {
             (Some(group), false) => {
