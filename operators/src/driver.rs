@@ -270,7 +270,8 @@ pub fn emission_operator<'s, L: KeyedLogic>(
                         (None, None) => None,
                     };
                     // A checkpoint is taken once every record before it has arrived and before
-                    // the first emission at or after it.
+                    // the first emission at or after it (also when the inputs have closed
+                    // meanwhile: the emissions they allow have not run yet).
                     if let Some(&(at, id)) = driver.requested.first() {
                         let arrived = bound.is_none_or(|bound| bound >= at);
                         if arrived
@@ -278,9 +279,7 @@ pub fn emission_operator<'s, L: KeyedLogic>(
                                 .is_none_or(|next| next >= at || bound.is_some_and(|b| next >= b))
                         {
                             driver.requested.remove(&(at, id));
-                            if bound.is_some() {
-                                driver.save(&logic, id, at, &name, &checkpointing);
-                            }
+                            driver.save(&logic, id, at, &name, &checkpointing);
                             continue;
                         }
                     }
