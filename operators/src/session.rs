@@ -706,6 +706,16 @@ mod tests {
 
     impl KeyedLogic for Model {
         type Entry = u32;
+        // The model is only run straight through.
+        type Saved = ();
+
+        fn save(&self, _save: &mut dyn FnMut(&str, ())) {}
+
+        fn load(&mut self, _key: String, _saved: ()) {}
+
+        fn stats(&self) -> PartStats {
+            PartStats::default()
+        }
 
         fn emit(
             &mut self,
