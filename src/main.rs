@@ -13,6 +13,7 @@ use live_shopper::generate::{self, Encoding, GenerateOptions};
 use live_shopper::metrics::Metrics;
 use live_shopper::redact::{redact, Secrets};
 use live_shopper::run::{self, Cluster, Connectors};
+use live_shopper::{peer_loss, signals};
 
 // Every event and feature write allocates a few short strings; mimalloc handles that pattern
 // markedly better than the system allocator (see BENCHMARKS.md). The counting wrapper costs one
@@ -292,6 +293,9 @@ fn run_command(args: RunArgs) -> Result<(), String> {
     };
     let connectors = Connectors::for_config(&config);
     let secrets = Secrets::of(&config);
+    peer_loss::exit_on_lost_connection();
+    // The first SIGTERM or SIGINT sets it, for the workers to stop at the end of a batch.
+    let _shutdown = signals::install()?;
     let metrics = Arc::new(Metrics::default());
     let stop = Arc::new(AtomicBool::new(false));
     let reporter = args

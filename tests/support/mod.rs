@@ -572,3 +572,139 @@ pub fn bounded_kafka_sets(brokers: &str, group: &str, output: &Path) -> Vec<Stri
         "time.idle_timeout=off".to_string(),
     ]
 }
+
+/// A librdkafka mock cluster (one broker) whose `snowplow-enriched-good` topic, of `partitions`
+/// partitions, holds a shop of `events` records; the bad-rows topic exists, empty.
+pub fn mock_cluster_with_shop(
+    partitions: i32,
+    events: u64,
+) -> (
+    rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+    String,
+) {
+    let mock = rdkafka::mocking::MockCluster::new(1).expect("start librdkafka's mock cluster");
+    mock.create_topic("snowplow-enriched-good", partitions, 1)
+        .expect("create the events topic");
+    mock.create_topic("snowplow-live-shopper-bad", 1, 1)
+        .expect("create the bad-rows topic");
+    let brokers = mock.bootstrap_servers();
+    let records = shop(shop_options(events, 200, 0.0));
+    let target =
+        live_shopper::generate::kafka::KafkaTarget::new(brokers.clone(), "snowplow-enriched-good");
+    live_shopper::generate::kafka::produce_records(&records, &target).expect("produce the shop");
+    (mock, brokers)
+}
+
+/// The `live-shopper` binary running as a child process, its stderr collected line by line;
+/// killed on drop. Its stdout is piped and read by nobody unless asked for, so that a job
+/// writing its features there blocks once the pipe is full.
+pub struct Job {
+    child: Child,
+    _stdout: Option<std::process::ChildStdout>,
+    stderr: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Job {
+    /// Starts `live-shopper` with `args`.
+    pub fn start(args: &[String]) -> Job {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_live-shopper"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start live-shopper");
+        let stderr = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let lines = stderr.clone();
+        let pipe = child.stderr.take().expect("stderr is piped");
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                lines.lock().expect("stderr lines").push(line);
+            }
+        });
+        let stdout = child.stdout.take();
+        Job {
+            child,
+            _stdout: stdout,
+            stderr,
+        }
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().expect("stderr lines").join("\n")
+    }
+
+    /// Waits until a line of its stderr satisfies `wanted`; false on timeout.
+    pub fn wait_for_line(&self, timeout: Duration, wanted: impl Fn(&str) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self
+                .stderr
+                .lock()
+                .expect("stderr lines")
+                .iter()
+                .any(|l| wanted(l))
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    /// Waits until a progress line (`--progress`) counts at least one event: the job reads, so
+    /// its workers run, and with several processes, every process is connected.
+    pub fn wait_until_reading(&self, timeout: Duration) -> bool {
+        self.wait_for_line(timeout, |line| {
+            line.split_once(" events (")
+                .and_then(|(head, _)| head.rsplit(' ').next()?.parse::<u64>().ok())
+                .is_some_and(|events| events > 0)
+        })
+    }
+
+    /// Its exit status, if it exits within `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for live-shopper") {
+                // Let the reader thread take the last lines.
+                std::thread::sleep(Duration::from_millis(100));
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether it still runs.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends it `signal` (a name `kill` knows: TERM, INT, KILL, STOP...).
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -{signal} {} failed", self.pid());
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
