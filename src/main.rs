@@ -295,7 +295,7 @@ fn run_command(args: RunArgs) -> Result<(), String> {
     let secrets = Secrets::of(&config);
     peer_loss::exit_on_lost_connection();
     // The first SIGTERM or SIGINT sets it, for the workers to stop at the end of a batch.
-    let _shutdown = signals::install()?;
+    let shutdown = signals::install()?;
     let metrics = Arc::new(Metrics::default());
     let stop = Arc::new(AtomicBool::new(false));
     let reporter = args
@@ -304,7 +304,7 @@ fn run_command(args: RunArgs) -> Result<(), String> {
     let late = late_reporter(stop.clone());
     let options = run::RunOptions {
         fresh: args.fresh,
-        stop: Arc::new(AtomicBool::new(false)),
+        stop: shutdown,
     };
     let result = run::run_with(config, &cluster, connectors, metrics.clone(), options)
         .map_err(|e| secrets.redact(&e));

@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -149,9 +149,9 @@ impl Connectors {
 pub struct RunOptions {
     /// Discard existing checkpoints and start over.
     pub fresh: bool,
-    /// Set to stop the job: it finishes the batch in flight, takes a last checkpoint, commits
+    /// Once requested, the job finishes the batch in flight, takes a last checkpoint, commits
     /// and returns.
-    pub stop: Arc<AtomicBool>,
+    pub stop: crate::signals::Stop,
 }
 
 /// Runs the job until a bounded source ends (or forever).
@@ -381,7 +381,7 @@ fn worker_main(
     let mut stopped = false;
     loop {
         let now = Instant::now();
-        if options.stop.load(Ordering::Relaxed) && !stop_sent {
+        if options.stop.requested() && !stop_sent {
             // The other processes learn of it through the dataflow.
             inputs.control(operators::checkpoint::Control::Stop);
             stop_sent = true;

@@ -109,9 +109,11 @@ impl LaneInputs {
         }
     }
 
-    /// Sends a control message to every operator and worker, at the current time.
+    /// Sends a control message to every operator and worker, at the current time, at once
+    /// (not when the inputs next advance: a stopping job no longer advances them by itself).
     pub fn control(&mut self, message: Control) {
         self.control.send(message);
+        self.control.flush();
     }
 
     /// Ends a bounded input: reports the largest event time this source saw and closes.

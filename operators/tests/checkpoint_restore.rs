@@ -394,4 +394,3 @@ fn state_moves_to_its_keys_new_workers_when_the_worker_count_changes() {
         check(100 + seed as u64, before, after);
     }
 }
-
