@@ -6,6 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jobs::lanes::LaneInputs;
 use jobs::parse::parse_record;
+use operators::republish::Republish;
 use operators::time::{ceil_to, floor_to};
 use operators::watermark::Watermarks;
 use timely::dataflow::operators::Probe;
@@ -198,10 +199,12 @@ fn worker_main(
     let peers = worker.peers();
     let mut inputs = LaneInputs::new(config.job.purchase_checkout_step);
     let probe = ProbeHandle::new();
+    // The sink asks the window operators to write everything again when Redis lost it.
+    let republish = Republish::new();
     worker.dataflow(|scope| {
         let lanes = inputs.streams(scope);
-        let writes = jobs::job::build(scope, lanes, &config.job);
-        sink::attach(writes, config, metrics.clone()).map(|done| {
+        let writes = jobs::job::build(scope, lanes, &config.job, &republish);
+        sink::attach(writes, config, metrics.clone(), &republish).map(|done| {
             done.probe_with(&probe);
         })
     })?;

@@ -1,5 +1,6 @@
 //! The shopper job's dataflow: lane streams in, feature writes out.
 
+use operators::republish::Republish;
 use operators::rolling::{rolling, Aggregate, RollingConfig, WindowSpec};
 use operators::session::{sessions, SessionConfig};
 use operators::{FeatureWrite, Keyed, Millis};
@@ -77,6 +78,7 @@ fn lane<'s, A: Aggregate>(
     features: &[&str],
     grace: Millis,
     name: &str,
+    republish: &Republish,
 ) -> Option<StreamVec<'s, u64, FeatureWrite>> {
     let settings = settings.as_ref()?;
     let config = RollingConfig {
@@ -86,14 +88,22 @@ fn lane<'s, A: Aggregate>(
         interval: settings.interval,
         grace,
     };
-    Some(rolling::<A>(records, ends.clone(), config, name))
+    Some(rolling::<A>(
+        records,
+        ends.clone(),
+        config,
+        name,
+        republish.clone(),
+    ))
 }
 
-/// Builds the feature dataflow over the lane streams and returns every feature write.
+/// Builds the feature dataflow over the lane streams and returns every feature write. The
+/// window operators write every current value again on a `republish` request.
 pub fn build<'s>(
     scope: Scope<'s, u64>,
     lanes: LaneStreams<'s>,
     settings: &JobSettings,
+    republish: &Republish,
 ) -> StreamVec<'s, u64, FeatureWrite> {
     let grace = settings.expiry_grace;
     let ends = lanes.ends;
@@ -105,6 +115,7 @@ pub fn build<'s>(
         &product::FEATURES,
         grace,
         "ProductLane",
+        republish,
     ));
     outputs.extend(lane::<category::CategoryAggregate>(
         lanes.category,
@@ -113,6 +124,7 @@ pub fn build<'s>(
         &category::FEATURES,
         grace,
         "CategoryLane",
+        republish,
     ));
     outputs.extend(lane::<cart::CartAggregate>(
         lanes.cart,
@@ -121,6 +133,7 @@ pub fn build<'s>(
         &cart::FEATURES,
         grace,
         "CartLane",
+        republish,
     ));
     outputs.extend(lane::<purchase::PurchaseAggregate>(
         lanes.purchase,
@@ -129,6 +142,7 @@ pub fn build<'s>(
         &purchase::FEATURES,
         grace,
         "PurchaseLane",
+        republish,
     ));
     if let Some(s) = &settings.session {
         let config = SessionConfig {
@@ -143,6 +157,7 @@ pub fn build<'s>(
             ends.clone(),
             config,
             "SessionLane",
+            republish.clone(),
         ));
     }
     scope.concatenate(outputs)

@@ -12,6 +12,7 @@ use timely::dataflow::StreamVec;
 use timely::ExchangeData;
 
 use crate::changes::{route, FeatureWrite, KeyMap, Keyed};
+use crate::republish::Republish;
 use crate::time::{ceil_to, effective_emission, Millis};
 
 /// Timers per emission time: the keys to look at again then.
@@ -83,31 +84,51 @@ pub trait KeyedLogic: 'static {
         timers: &mut Timers,
         out: &mut Vec<FeatureWrite>,
     );
+
+    /// Pushes to `out` every value that a fault-free store holds for the operator's keys after
+    /// its last emission, at `now`, so that a store that lost its contents gets them back.
+    /// Changes no state: later emissions stay what they would have been.
+    fn republish(&self, now: Millis, out: &mut Vec<FeatureWrite>);
 }
 
 /// Builds the operator: `records` are exchanged by key, `ends` carries each source's largest
 /// event time and is broadcast, so that every worker makes the last emission of a bounded input
-/// at the same time.
+/// at the same time. On a [`Republish`] request the operator runs at once and pushes every
+/// current value, before any further emission.
 pub fn emission_operator<'s, L: KeyedLogic>(
     records: StreamVec<'s, u64, Keyed<L::Entry>>,
     ends: StreamVec<'s, u64, Millis>,
     interval: Millis,
     name: &str,
     mut logic: L,
+    republish: Republish,
 ) -> StreamVec<'s, u64, FeatureWrite> {
+    let scope = records.scope();
     let exchange = Exchange::new(|record: &Keyed<L::Entry>| route(&record.key));
     records.binary_frontier(
         ends.broadcast(),
         exchange,
         Pipeline,
         name,
-        move |capability, _info| {
+        move |capability, info| {
+            republish.wake_on_request(scope.activator_for(info.address));
+            let mut served = republish.generation();
+            let mut latest_run: Millis = 0;
             let mut held: Option<Capability<u64>> = Some(capability);
             let mut pending: BTreeMap<Millis, Vec<Keyed<L::Entry>>> = BTreeMap::new();
             let mut timers = Timers::new();
             let mut largest_time: Millis = 0;
             let mut out = Vec::new();
             move |(input, frontier), (ends, ends_frontier), output| {
+                if republish.generation() != served {
+                    served = republish.generation();
+                    if let Some(cap) = held.as_ref() {
+                        logic.republish(latest_run, &mut out);
+                        if !out.is_empty() {
+                            output.session(cap).give_iterator(out.drain(..));
+                        }
+                    }
+                }
                 input.for_each_stamp(|stamp, data| {
                     let Some(&entered) = stamp.least() else {
                         return;
@@ -152,6 +173,7 @@ pub fn emission_operator<'s, L: KeyedLogic>(
                     let records = pending.remove(&next).unwrap_or_default();
                     let due = timers.remove(&next).unwrap_or_default();
                     logic.emit(next, records, due, &mut timers, &mut out);
+                    latest_run = next;
                     if !out.is_empty() {
                         output.session(&cap).give_iterator(out.drain(..));
                     }

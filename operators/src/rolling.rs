@@ -15,6 +15,7 @@ use crate::count::decrement;
 use crate::driver::{emission_operator, queue_due, KeyedLogic, Schedule, Timers};
 use crate::late::LateCounter;
 use crate::log::Log;
+use crate::republish::Republish;
 use crate::symbols::Symbols;
 use crate::time::{ceil_to, Millis, Order};
 
@@ -228,17 +229,8 @@ impl<A: Aggregate> Rolling<A> {
                 window
                     .written
                     .update(now, refresh_every, &self.values, |feature, value| {
-                        let parts = [
-                            config.prefix.as_str(),
-                            ":",
-                            key,
-                            ":",
-                            config.features[feature].as_str(),
-                            "_",
-                            spec.name.as_str(),
-                        ];
                         out.push(FeatureWrite {
-                            key: store_key(&parts),
+                            key: feature_key(config, key, feature, spec),
                             value: value.map(str::to_string),
                             ttl_ms,
                         })
@@ -281,6 +273,20 @@ impl<A: Aggregate> Rolling<A> {
     }
 }
 
+/// The store key of `feature` of `window` for `key`: `<prefix>:<key>:<feature>_<window>`.
+fn feature_key(config: &RollingConfig, key: &str, feature: usize, window: &WindowSpec) -> String {
+    let parts = [
+        config.prefix.as_str(),
+        ":",
+        key,
+        ":",
+        config.features[feature].as_str(),
+        "_",
+        window.name.as_str(),
+    ];
+    store_key(&parts)
+}
+
 impl<A: Aggregate> KeyedLogic for Rolling<A> {
     type Entry = A::Entry;
 
@@ -302,15 +308,33 @@ impl<A: Aggregate> KeyedLogic for Rolling<A> {
         }
         self.touched = touched;
     }
+
+    /// Every window's written values: the store holds exactly those, each written (or
+    /// refreshed) within its expiry.
+    fn republish(&self, _now: Millis, out: &mut Vec<FeatureWrite>) {
+        for (key, state) in &self.keys {
+            for (window, spec) in state.windows.iter().zip(&self.config.windows) {
+                for (feature, value) in window.written.present() {
+                    out.push(FeatureWrite {
+                        key: feature_key(&self.config, key, feature, spec),
+                        value: Some(value.to_string()),
+                        ttl_ms: spec.length + self.config.grace,
+                    });
+                }
+            }
+        }
+    }
 }
 
 /// Computes the rolling-window features of `A` over `records`, keyed and exchanged by
-/// [`Keyed::key`]. `ends` carries the largest event time of each source when a bounded input ends.
+/// [`Keyed::key`]. `ends` carries the largest event time of each source when a bounded input ends;
+/// on a `republish` request every current value is written again.
 pub fn rolling<'s, A: Aggregate>(
     records: StreamVec<'s, u64, Keyed<A::Entry>>,
     ends: StreamVec<'s, u64, Millis>,
     config: RollingConfig,
     name: &str,
+    republish: Republish,
 ) -> StreamVec<'s, u64, FeatureWrite> {
     let interval = config.interval;
     let longest = config.windows.iter().map(|w| w.length).max().unwrap_or(0);
@@ -323,5 +347,5 @@ pub fn rolling<'s, A: Aggregate>(
         values: Rendered::default(),
         late: LateCounter::register(name),
     };
-    emission_operator(records, ends, interval, name, logic)
+    emission_operator(records, ends, interval, name, logic, republish)
 }

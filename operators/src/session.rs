@@ -19,6 +19,7 @@ use timely::ExchangeData;
 use crate::changes::{store_key, FeatureWrite, KeyMap, Keyed, Rendered, Written};
 use crate::driver::{emission_operator, queue_due, KeyedLogic, Schedule, Timers};
 use crate::late::LateCounter;
+use crate::republish::{Closed, Republish};
 use crate::symbols::Symbols;
 use crate::time::{ceil_to, Millis, Order};
 
@@ -252,6 +253,8 @@ struct Sessions<S: SessionFeatures> {
     touched: Vec<String>,
     values: Rendered,
     late: LateCounter,
+    /// What the store still holds of closed sessions, for a republish.
+    closed: Closed,
 }
 
 /// Writes the changes of the rendered `values` of `key` since the last write.
@@ -270,19 +273,24 @@ fn publish(
         (config.gap + config.retention, config.gap / 2)
     };
     written.update(now, refresh_every, values, |feature, value| {
-        let parts = [
-            config.prefix.as_str(),
-            ":",
-            key,
-            ":",
-            config.features[feature].as_str(),
-        ];
         out.push(FeatureWrite {
-            key: store_key(&parts),
+            key: feature_key(config, key, feature),
             value: value.map(str::to_string),
             ttl_ms,
         })
     });
+}
+
+/// The store key of `feature` for `key`: `<prefix>:<key>:<feature>`.
+fn feature_key(config: &SessionConfig, key: &str, feature: usize) -> String {
+    let parts = [
+        config.prefix.as_str(),
+        ":",
+        key,
+        ":",
+        config.features[feature].as_str(),
+    ];
+    store_key(&parts)
 }
 
 impl<S: SessionFeatures> Sessions<S> {
@@ -295,6 +303,7 @@ impl<S: SessionFeatures> Sessions<S> {
             touched: Vec::new(),
             values: Rendered::default(),
             late: LateCounter::register(name),
+            closed: Closed::default(),
         }
     }
 
@@ -414,6 +423,7 @@ impl<S: SessionFeatures> Sessions<S> {
                     closing,
                     out,
                 );
+                self.closed.overwritten_by(key, &state.written);
             }
             if !closing {
                 state.dirty = false;
@@ -427,7 +437,8 @@ impl<S: SessionFeatures> Sessions<S> {
                 state.closed_last = Some(run.last.0.max(state.closed_last.unwrap_or(0)));
                 self.features.release(run.state, &mut self.symbols);
             }
-            state.written.clear();
+            let retention = self.config.retention;
+            self.closed.keep(key, &mut state.written, now, retention);
             state.dirty = true;
         }
         // Past this, a record within the gap of the closed session is also more than the gap
@@ -468,6 +479,7 @@ impl<S: SessionFeatures> KeyedLogic for Sessions<S> {
         timers: &mut Timers,
         out: &mut Vec<FeatureWrite>,
     ) {
+        self.closed.expire(now);
         for record in records {
             self.insert(now, record);
         }
@@ -478,19 +490,43 @@ impl<S: SessionFeatures> KeyedLogic for Sessions<S> {
         }
         self.touched = touched;
     }
+
+    /// What the store holds of closed sessions, then the open sessions' values (the two never
+    /// share a store key).
+    fn republish(&self, now: Millis, out: &mut Vec<FeatureWrite>) {
+        let config = &self.config;
+        for (key, feature, value, ttl_ms) in self.closed.present(now) {
+            out.push(FeatureWrite {
+                key: feature_key(config, key, feature),
+                value: Some(value.to_string()),
+                ttl_ms,
+            });
+        }
+        for (key, state) in &self.keys {
+            for (feature, value) in state.written.present() {
+                out.push(FeatureWrite {
+                    key: feature_key(config, key, feature),
+                    value: Some(value.to_string()),
+                    ttl_ms: config.gap + config.retention,
+                });
+            }
+        }
+    }
 }
 
 /// Computes the session features of `S` over `records`, keyed and exchanged by [`Keyed::key`].
-/// `ends` carries the largest event time of each source when a bounded input ends.
+/// `ends` carries the largest event time of each source when a bounded input ends; on a
+/// `republish` request every current value is written again.
 pub fn sessions<'s, S: SessionFeatures>(
     records: StreamVec<'s, u64, Keyed<S::Entry>>,
     ends: StreamVec<'s, u64, Millis>,
     config: SessionConfig,
     name: &str,
+    republish: Republish,
 ) -> StreamVec<'s, u64, FeatureWrite> {
     let interval = config.interval;
     let logic = Sessions::<S>::new(config, name);
-    emission_operator(records, ends, interval, name, logic)
+    emission_operator(records, ends, interval, name, logic, republish)
 }
 
 #[cfg(test)]
@@ -669,6 +705,9 @@ mod tests {
                 }
             }
         }
+
+        /// Not needed: the operator's republish is checked against the store its writes build.
+        fn republish(&self, _now: Millis, _out: &mut Vec<FeatureWrite>) {}
     }
 
     /// SplitMix64.
@@ -751,8 +790,9 @@ mod tests {
     }
 
     /// Runs both logics over the same arrivals, emission by emission, as the driver would, and
-    /// compares their writes at every emission. Returns the logic for further checks.
-    fn run_both(records: Vec<Keyed<u32>>) -> Sessions<Trace> {
+    /// compares their writes at every emission; checks a republish after each. Returns the
+    /// logic for further checks, and how many closed sessions' values were republished.
+    fn run_both(records: Vec<Keyed<u32>>) -> (Sessions<Trace>, usize) {
         let mut pending: BTreeMap<Millis, Vec<Keyed<u32>>> = BTreeMap::new();
         let mut largest: Option<Millis> = None;
         for record in records {
@@ -770,7 +810,8 @@ mod tests {
             keys: KeyMap::default(),
         };
         let (mut timers, mut model_timers) = (Timers::new(), Timers::new());
-        let mut emissions = 0;
+        let mut store = Store::default();
+        let (mut emissions, mut closed_republished) = (0, 0);
         loop {
             let next = [
                 pending.keys().next(),
@@ -789,17 +830,67 @@ mod tests {
             let due = model_timers.remove(&now).unwrap_or_default();
             model.emit(now, records, due, &mut model_timers, &mut expected);
             assert_eq!(got, expected, "writes at emission {now}");
+            store.apply(now, &got);
+            closed_republished += store.check_republish(&logic, now);
             emissions += 1;
         }
         assert!(emissions > 0);
         assert!(model.keys.is_empty());
-        logic
+        (logic, closed_republished)
+    }
+
+    /// The store that the writes build, as Redis keeps it: per key, its value and the time its
+    /// expiry runs out.
+    #[derive(Default)]
+    struct Store(BTreeMap<String, (String, Millis)>);
+
+    impl Store {
+        fn apply(&mut self, now: Millis, writes: &[FeatureWrite]) {
+            for write in writes {
+                match &write.value {
+                    Some(value) => self
+                        .0
+                        .insert(write.key.clone(), (value.clone(), now + write.ttl_ms)),
+                    None => self.0.remove(&write.key),
+                };
+            }
+            self.0.retain(|_, (_, until)| *until > now);
+        }
+
+        /// A republish at `now` writes exactly the values the store holds. Closed sessions'
+        /// values keep their expiry; open ones get the full one again. Returns how many closed
+        /// sessions' values it wrote.
+        fn check_republish(&self, logic: &Sessions<Trace>, now: Millis) -> usize {
+            let mut again = Vec::new();
+            logic.republish(now, &mut again);
+            let mut rebuilt = Store::default();
+            rebuilt.apply(now, &again);
+            assert_eq!(again.len(), rebuilt.0.len(), "each key once, at {now}");
+            let values = |s: &Store| -> BTreeMap<String, String> {
+                s.0.iter()
+                    .map(|(k, (v, _))| (k.clone(), v.clone()))
+                    .collect()
+            };
+            assert_eq!(values(&rebuilt), values(self), "republished at {now}");
+            let open_ttl = GAP + config().retention;
+            let mut closed = 0;
+            for write in &again {
+                let (_, until) = &self.0[&write.key];
+                if write.ttl_ms == open_ttl {
+                    assert!(now + write.ttl_ms >= *until, "{} at {now}", write.key);
+                } else {
+                    assert_eq!(now + write.ttl_ms, *until, "{} at {now}", write.key);
+                    closed += 1;
+                }
+            }
+            closed
+        }
     }
 
     #[test]
     fn random_arrivals_match_a_recomputation_at_every_emission() {
         let mut rng = Rng(2024);
-        let mut records_checked = 0;
+        let (mut records_checked, mut closed_republished) = (0, 0);
         for round in 0..300 {
             // Now and then a long stretch without pauses: sessions of a thousand records.
             let (count, quiet) = if round % 50 == 0 {
@@ -807,12 +898,14 @@ mod tests {
             } else {
                 (1 + rng.below(120) as usize, 50)
             };
-            let logic = run_both(arrivals(&mut rng, count, quiet));
+            let (logic, closed) = run_both(arrivals(&mut rng, count, quiet));
+            closed_republished += closed;
             assert!(logic.keys.is_empty(), "every session closed");
             assert!(logic.symbols.is_empty(), "every string released");
             records_checked += count;
         }
         assert!(records_checked > 10_000);
+        assert!(closed_republished > 1_000, "{closed_republished}");
     }
 
     #[test]
