@@ -146,8 +146,8 @@ impl RedisWriter {
                 );
             }
         }
-        // Also when the marker was never there: a job that starts with state (a restored
-        // checkpoint) must republish it into a Redis that lost it meanwhile.
+        // Also when the marker was never there: a job that starts with window state must write
+        // it into a Redis that lost it while the job was not running.
         self.republish.request();
     }
 
