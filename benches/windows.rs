@@ -14,6 +14,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use jobs::event::Price;
 use jobs::features::product::{self, ProductAggregate, ProductView};
 use jobs::features::session::{self, Session, SessionEvent, SessionKind};
+use operators::republish::Republish;
 use operators::rolling::{rolling, RollingConfig, WindowSpec};
 use operators::session::{sessions, SessionConfig};
 use operators::{FeatureWrite, Keyed, Millis};
@@ -180,7 +181,13 @@ fn windows(c: &mut Criterion) {
                         interval: 1_000,
                         grace: 600_000,
                     };
-                    rolling::<ProductAggregate>(records, ends, config, "ProductLane")
+                    rolling::<ProductAggregate>(
+                        records,
+                        ends,
+                        config,
+                        "ProductLane",
+                        Republish::new(),
+                    )
                 })
             },
             BatchSize::LargeInput,
@@ -205,7 +212,13 @@ fn windows(c: &mut Criterion) {
                 || events.clone(),
                 |records| {
                     drive(records, move |records, ends| {
-                        sessions::<Session>(records, ends, session_config(), "SessionLane")
+                        sessions::<Session>(
+                            records,
+                            ends,
+                            session_config(),
+                            "SessionLane",
+                            Republish::new(),
+                        )
                     })
                 },
                 BatchSize::LargeInput,

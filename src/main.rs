@@ -316,8 +316,12 @@ fn run_command(args: RunArgs) -> Result<(), String> {
     if operators::late::total() > 0 {
         eprintln!("live-shopper: {}", late_summary());
     }
+    let resets = match Metrics::get(&metrics.redis_resets) {
+        0 => String::new(),
+        n => format!(", {n} Redis data losses (features republished)"),
+    };
     eprintln!(
-        "live-shopper: {} records, {} events, {} bad rows, {} feature writes, {} Redis commands",
+        "live-shopper: {} records, {} events, {} bad rows, {} feature writes, {} Redis commands{resets}",
         Metrics::get(&metrics.records),
         Metrics::get(&metrics.events),
         Metrics::get(&metrics.bad_rows),

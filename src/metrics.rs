@@ -17,6 +17,9 @@ pub struct Metrics {
     pub writes: AtomicU64,
     /// Commands sent to Redis.
     pub redis_commands: AtomicU64,
+    /// Times a worker found that Redis had lost the job's data (its marker gone) and had every
+    /// current feature written again.
+    pub redis_resets: AtomicU64,
     /// The smallest watermark over this process's workers, in event-time milliseconds.
     pub watermark: AtomicU64,
     /// The largest event time seen by this process.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jobs::lanes::LaneInputs;
 use jobs::parse::parse_record;
+use operators::republish::Republish;
 use operators::time::{ceil_to, floor_to};
 use operators::watermark::Watermarks;
 use timely::dataflow::operators::vec::Broadcast;
@@ -304,6 +305,7 @@ fn worker_main(
         None => operators::checkpoint::Checkpointing::off(index, peers),
     };
     let log = control.clone();
+    let republish = Republish::new();
     worker.dataflow(|scope| {
         let lanes = inputs.streams(scope);
         lanes
@@ -311,8 +313,12 @@ fn worker_main(
             .clone()
             .broadcast()
             .inspect(move |message| log.borrow_mut().push(message.clone()));
-        let writes = jobs::job::build(scope, lanes, &config.job, &checkpointing);
-        sink::attach(writes, config, metrics.clone()).map(|done| {
+        let shared = operators::driver::Shared {
+            checkpointing: checkpointing.clone(),
+            republish: republish.clone(),
+        };
+        let writes = jobs::job::build(scope, lanes, &config.job, &shared);
+        sink::attach(writes, config, metrics.clone(), &republish).map(|done| {
             done.probe_with(&probe);
         })
     })?;

@@ -89,6 +89,11 @@ fn a_redis_restart_mid_run_loses_nothing() {
         .expect("the job thread")
         .expect("the job survives the restart");
     assert_eq!(Metrics::get(&metrics.records), records.len() as u64);
+    assert_eq!(
+        Metrics::get(&metrics.redis_resets),
+        0,
+        "a Redis that kept its data (and the job's marker) lost nothing to republish"
+    );
     eprintln!(
         "Redis killed {killed_at:?} into the run with {written_before} keys, back 3 s later; run took {:?}",
         started.elapsed()

@@ -1,6 +1,7 @@
 //! The shopper job's dataflow: lane streams in, feature writes out.
 
-use operators::checkpoint::{Checkpointing, Control};
+use operators::checkpoint::Control;
+use operators::driver::Shared;
 use operators::rolling::{rolling, Aggregate, RollingConfig, WindowSpec};
 use operators::session::{sessions, SessionConfig};
 use operators::{FeatureWrite, Keyed, Millis};
@@ -78,7 +79,7 @@ fn lane<'s, A: Aggregate>(
     features: &[&str],
     grace: Millis,
     name: &str,
-    checkpointing: &Checkpointing,
+    shared: &Shared,
 ) -> Option<StreamVec<'s, u64, FeatureWrite>> {
     let settings = settings.as_ref()?;
     let config = RollingConfig {
@@ -93,17 +94,18 @@ fn lane<'s, A: Aggregate>(
         control.clone(),
         config,
         name,
-        checkpointing.clone(),
+        shared.clone(),
     ))
 }
 
 /// Builds the feature dataflow over the lane streams and returns every feature write. The window
-/// operators restore their state from and save it to `checkpointing`.
+/// operators restore their state from and save it to `shared`, and write every value again on
+/// its republish requests.
 pub fn build<'s>(
     scope: Scope<'s, u64>,
     lanes: LaneStreams<'s>,
     settings: &JobSettings,
-    checkpointing: &Checkpointing,
+    shared: &Shared,
 ) -> StreamVec<'s, u64, FeatureWrite> {
     let grace = settings.expiry_grace;
     let ends = lanes.control;
@@ -115,7 +117,7 @@ pub fn build<'s>(
         &product::FEATURES,
         grace,
         "ProductLane",
-        checkpointing,
+        shared,
     ));
     outputs.extend(lane::<category::CategoryAggregate>(
         lanes.category,
@@ -124,7 +126,7 @@ pub fn build<'s>(
         &category::FEATURES,
         grace,
         "CategoryLane",
-        checkpointing,
+        shared,
     ));
     outputs.extend(lane::<cart::CartAggregate>(
         lanes.cart,
@@ -133,7 +135,7 @@ pub fn build<'s>(
         &cart::FEATURES,
         grace,
         "CartLane",
-        checkpointing,
+        shared,
     ));
     outputs.extend(lane::<purchase::PurchaseAggregate>(
         lanes.purchase,
@@ -142,7 +144,7 @@ pub fn build<'s>(
         &purchase::FEATURES,
         grace,
         "PurchaseLane",
-        checkpointing,
+        shared,
     ));
     if let Some(s) = &settings.session {
         let config = SessionConfig {
@@ -157,7 +159,7 @@ pub fn build<'s>(
             ends.clone(),
             config,
             "SessionLane",
-            checkpointing.clone(),
+            shared.clone(),
         ));
     }
     scope.concatenate(outputs)

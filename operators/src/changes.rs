@@ -111,6 +111,19 @@ impl Written {
         self.values.clear();
     }
 
+    /// Forgets what was written, as [`Written::clear`], and returns it: per feature, its value.
+    pub fn take_values(&mut self) -> Vec<Option<String>> {
+        std::mem::take(&mut self.values)
+    }
+
+    /// Each value currently written, as (feature index, value).
+    pub fn present(&self) -> impl Iterator<Item = (usize, &str)> + '_ {
+        self.values
+            .iter()
+            .enumerate()
+            .filter_map(|(index, value)| Some((index, value.as_deref()?)))
+    }
+
     /// Compares `fresh` with what was written and reports each change as (feature index, value).
     /// When `now` is at least `refresh_every` past the last full write, every present value is
     /// reported again.

@@ -147,6 +147,11 @@ impl PartWriter {
         let _ = bincode::serialize_into(&mut self.bytes, value);
     }
 
+    /// Appends the values of `other`.
+    pub fn append(&mut self, other: PartWriter) {
+        self.bytes.extend_from_slice(&other.bytes);
+    }
+
     /// The part's bytes.
     pub fn into_bytes(self) -> Vec<u8> {
         self.bytes

@@ -17,6 +17,7 @@ use timely::ExchangeData;
 
 use crate::changes::{route, FeatureWrite, KeyMap, Keyed};
 use crate::checkpoint::{Checkpointing, Control, PartReader, PartStats, PartWriter};
+use crate::republish::Republish;
 use crate::time::{ceil_to, effective_emission, Millis};
 
 /// Timers per emission time: the keys to look at again then.
@@ -99,6 +100,31 @@ pub trait KeyedLogic: 'static {
 
     /// Keys and records held.
     fn stats(&self) -> PartStats;
+
+    /// Pushes to `out` every value that a fault-free store holds for the operator's keys after
+    /// its last emission, at `now`, so that a store that lost its contents gets them back.
+    /// Changes no state: later emissions stay what they would have been.
+    fn republish(&self, now: Millis, out: &mut Vec<FeatureWrite>);
+}
+
+/// What the window operators of one worker share: where their state is saved and restored
+/// from, and the sink's requests to write every current value again.
+#[derive(Clone)]
+pub struct Shared {
+    /// Checkpoints.
+    pub checkpointing: Checkpointing,
+    /// Republish requests.
+    pub republish: Republish,
+}
+
+impl Shared {
+    /// Neither checkpoints nor republishing, for worker `index` of `peers`.
+    pub fn plain(index: usize, peers: usize) -> Shared {
+        Shared {
+            checkpointing: Checkpointing::off(index, peers),
+            republish: Republish::new(),
+        }
+    }
 }
 
 /// What the driver holds besides the keys' state.
@@ -107,6 +133,8 @@ struct Driver<E> {
     pending: BTreeMap<Millis, Vec<(Millis, Keyed<E>)>>,
     timers: Timers,
     largest_time: Millis,
+    /// The latest emission run: what a republish writes is as of then.
+    latest_run: Millis,
     /// Checkpoints asked for and not taken yet: (time, id).
     requested: std::collections::BTreeSet<(Millis, u64)>,
     stopping: bool,
@@ -125,6 +153,7 @@ impl<E: ExchangeData> Driver<E> {
     ) {
         let mut part = PartWriter::new();
         part.put(&self.largest_time);
+        part.put(&self.latest_run);
         let pending: Vec<(Millis, &Keyed<E>)> = self
             .pending
             .iter()
@@ -147,8 +176,13 @@ impl<E: ExchangeData> Driver<E> {
         part.put(&timers);
         let mut stats = logic.stats();
         stats.records += pending.len() as u64;
-        part.put(&stats.keys);
-        logic.save(&mut |key, saved| part.put(&(key, saved)));
+        let (mut keys, mut count) = (PartWriter::new(), 0u64);
+        logic.save(&mut |key, saved| {
+            keys.put(&(key, saved));
+            count += 1;
+        });
+        part.put(&count);
+        part.append(keys);
         ckpt.store.save(id, name, part.into_bytes(), stats);
     }
 
@@ -162,6 +196,7 @@ impl<E: ExchangeData> Driver<E> {
         for part in parts {
             let mut part = PartReader::new(part);
             self.largest_time = self.largest_time.max(part.take()?);
+            self.latest_run = self.latest_run.max(part.take()?);
             let pending: u64 = part.take()?;
             for _ in 0..pending {
                 let (emission, record): (Millis, Keyed<E>) = part.take()?;
@@ -191,15 +226,21 @@ impl<E: ExchangeData> Driver<E> {
 /// Builds the operator: `records` are exchanged by key, `control` is broadcast, so that every
 /// worker makes the last emission of a bounded input at the same time and saves its state for
 /// the same checkpoints. On construction the operator restores its keys from the checkpoint
-/// `checkpointing` holds, if any.
+/// `shared` holds, if any. On a [`Republish`] request it runs at once and pushes every current
+/// value, before any further emission.
 pub fn emission_operator<'s, L: KeyedLogic>(
     records: StreamVec<'s, u64, Keyed<L::Entry>>,
     control: StreamVec<'s, u64, Control>,
     interval: Millis,
     name: &str,
     mut logic: L,
-    checkpointing: Checkpointing,
+    shared: Shared,
 ) -> StreamVec<'s, u64, FeatureWrite> {
+    let Shared {
+        checkpointing,
+        republish,
+    } = shared;
+    let scope = records.scope();
     let exchange = Exchange::new(|record: &Keyed<L::Entry>| route(&record.key));
     let name = name.to_string();
     records.binary_frontier(
@@ -207,12 +248,15 @@ pub fn emission_operator<'s, L: KeyedLogic>(
         exchange,
         Pipeline,
         &name.clone(),
-        move |capability, _info| {
+        move |capability, info| {
+            republish.wake_on_request(scope.activator_for(info.address));
+            let mut served = republish.generation();
             let mut held: Option<Capability<u64>> = Some(capability);
             let mut driver = Driver {
                 pending: BTreeMap::new(),
                 timers: Timers::new(),
                 largest_time: 0,
+                latest_run: 0,
                 requested: Default::default(),
                 stopping: false,
             };
@@ -223,6 +267,15 @@ pub fn emission_operator<'s, L: KeyedLogic>(
             drop(parts);
             let mut out = Vec::new();
             move |(input, frontier), (control, control_frontier), output| {
+                if republish.generation() != served {
+                    served = republish.generation();
+                    if let Some(cap) = held.as_ref() {
+                        logic.republish(driver.latest_run, &mut out);
+                        if !out.is_empty() {
+                            output.session(cap).give_iterator(out.drain(..));
+                        }
+                    }
+                }
                 input.for_each_stamp(|stamp, data| {
                     let Some(&entered) = stamp.least() else {
                         return;
@@ -303,6 +356,7 @@ pub fn emission_operator<'s, L: KeyedLogic>(
                         .collect();
                     let due = driver.timers.remove(&next).unwrap_or_default();
                     logic.emit(next, records, due, &mut driver.timers, &mut out);
+                    driver.latest_run = next;
                     if !out.is_empty() {
                         output.session(&cap).give_iterator(out.drain(..));
                     }

@@ -10,6 +10,7 @@
 //! - [`session`]: session windows per key.
 //! - [`symbols`]: the string table that window state refers to.
 //! - [`late`]: records too old for every window, counted.
+//! - [`republish`]: writing every current value again after the store lost its contents.
 //! - [`count`]: record counts that cannot wrap.
 
 pub mod changes;
@@ -19,6 +20,7 @@ pub mod driver;
 pub mod gauge;
 pub mod late;
 pub mod log;
+pub mod republish;
 pub mod rolling;
 pub mod session;
 pub mod symbols;

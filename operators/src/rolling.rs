@@ -12,9 +12,9 @@ use timely::dataflow::StreamVec;
 use timely::ExchangeData;
 
 use crate::changes::{store_key, FeatureWrite, KeyMap, Keyed, Rendered, Written};
-use crate::checkpoint::{Checkpointing, Control, PartStats};
+use crate::checkpoint::{Control, PartStats};
 use crate::count::decrement;
-use crate::driver::{emission_operator, queue_due, KeyedLogic, Schedule, Timers};
+use crate::driver::{emission_operator, queue_due, KeyedLogic, Schedule, Shared, Timers};
 use crate::late::LateCounter;
 use crate::log::Log;
 use crate::symbols::Symbols;
@@ -242,17 +242,8 @@ impl<A: Aggregate> Rolling<A> {
                 window
                     .written
                     .update(now, refresh_every, &self.values, |feature, value| {
-                        let parts = [
-                            config.prefix.as_str(),
-                            ":",
-                            key,
-                            ":",
-                            config.features[feature].as_str(),
-                            "_",
-                            spec.name.as_str(),
-                        ];
                         out.push(FeatureWrite {
-                            key: store_key(&parts),
+                            key: feature_key(config, key, feature, spec),
                             value: value.map(str::to_string),
                             ttl_ms,
                         })
@@ -293,6 +284,20 @@ impl<A: Aggregate> Rolling<A> {
             }
         }
     }
+}
+
+/// The store key of `feature` of `window` for `key`: `<prefix>:<key>:<feature>_<window>`.
+fn feature_key(config: &RollingConfig, key: &str, feature: usize, window: &WindowSpec) -> String {
+    let parts = [
+        config.prefix.as_str(),
+        ":",
+        key,
+        ":",
+        config.features[feature].as_str(),
+        "_",
+        window.name.as_str(),
+    ];
+    store_key(&parts)
 }
 
 impl<A: Aggregate> KeyedLogic for Rolling<A> {
@@ -370,17 +375,34 @@ impl<A: Aggregate> KeyedLogic for Rolling<A> {
         }
         self.touched = touched;
     }
+
+    /// Every window's written values: the store holds exactly those, each written (or
+    /// refreshed) within its expiry.
+    fn republish(&self, _now: Millis, out: &mut Vec<FeatureWrite>) {
+        for (key, state) in &self.keys {
+            for (window, spec) in state.windows.iter().zip(&self.config.windows) {
+                for (feature, value) in window.written.present() {
+                    out.push(FeatureWrite {
+                        key: feature_key(&self.config, key, feature, spec),
+                        value: Some(value.to_string()),
+                        ttl_ms: spec.length + self.config.grace,
+                    });
+                }
+            }
+        }
+    }
 }
 
 /// Computes the rolling-window features of `A` over `records`, keyed and exchanged by
 /// [`Keyed::key`]. `control` carries the end of a bounded input and checkpoint requests;
-/// `checkpointing` says where state is saved and restored from.
+/// `shared` says where state is saved and restored from, and asks for every value again when
+/// the store has lost them.
 pub fn rolling<'s, A: Aggregate>(
     records: StreamVec<'s, u64, Keyed<A::Entry>>,
     control: StreamVec<'s, u64, Control>,
     config: RollingConfig,
     name: &str,
-    checkpointing: Checkpointing,
+    shared: Shared,
 ) -> StreamVec<'s, u64, FeatureWrite> {
     let interval = config.interval;
     let longest = config.windows.iter().map(|w| w.length).max().unwrap_or(0);
@@ -393,5 +415,5 @@ pub fn rolling<'s, A: Aggregate>(
         values: Rendered::default(),
         late: LateCounter::register(name),
     };
-    emission_operator(records, control, interval, name, logic, checkpointing)
+    emission_operator(records, control, interval, name, logic, shared)
 }

@@ -19,9 +19,10 @@ use timely::dataflow::StreamVec;
 use timely::ExchangeData;
 
 use crate::changes::{store_key, FeatureWrite, KeyMap, Keyed, Rendered, Written};
-use crate::checkpoint::{Checkpointing, Control, PartStats};
-use crate::driver::{emission_operator, queue_due, KeyedLogic, Schedule, Timers};
+use crate::checkpoint::{Control, PartStats};
+use crate::driver::{emission_operator, queue_due, KeyedLogic, Schedule, Shared, Timers};
 use crate::late::LateCounter;
+use crate::republish::{Closed, Retained};
 use crate::symbols::Symbols;
 use crate::time::{ceil_to, Millis, Order};
 
@@ -260,6 +261,14 @@ pub struct SavedRun<T> {
     state: T,
 }
 
+/// One key's entry in a checkpoint: its state, if it has one, and what the store still holds
+/// of its closed sessions.
+#[derive(Serialize, Deserialize)]
+pub struct SavedEntry<T> {
+    state: Option<SavedKey<T>>,
+    closed: Option<Retained>,
+}
+
 /// One key's state in a checkpoint.
 #[derive(Serialize, Deserialize)]
 pub struct SavedKey<T> {
@@ -303,6 +312,8 @@ struct Sessions<S: SessionFeatures> {
     touched: Vec<String>,
     values: Rendered,
     late: LateCounter,
+    /// What the store still holds of closed sessions, for a republish.
+    closed: Closed,
 }
 
 /// Writes the changes of the rendered `values` of `key` since the last write.
@@ -321,22 +332,49 @@ fn publish(
         (config.gap + config.retention, config.gap / 2)
     };
     written.update(now, refresh_every, values, |feature, value| {
-        let parts = [
-            config.prefix.as_str(),
-            ":",
-            key,
-            ":",
-            config.features[feature].as_str(),
-        ];
         out.push(FeatureWrite {
-            key: store_key(&parts),
+            key: feature_key(config, key, feature),
             value: value.map(str::to_string),
             ttl_ms,
         })
     });
 }
 
+/// The store key of `feature` for `key`: `<prefix>:<key>:<feature>`.
+fn feature_key(config: &SessionConfig, key: &str, feature: usize) -> String {
+    let parts = [
+        config.prefix.as_str(),
+        ":",
+        key,
+        ":",
+        config.features[feature].as_str(),
+    ];
+    store_key(&parts)
+}
+
 impl<S: SessionFeatures> Sessions<S> {
+    /// Takes back a key's state from a checkpoint.
+    fn load_state(&mut self, key: String, saved: SavedKey<S::Saved>) {
+        let mut runs = VecDeque::with_capacity(saved.runs.len());
+        for run in saved.runs {
+            crate::gauge::add(run.orders.len() as i64);
+            runs.push_back(Run {
+                first: run.first,
+                last: run.last,
+                orders: OrderMap::from_sorted(run.orders.into_iter().map(|o| (o, ())).collect()),
+                state: self.features.load(run.state, &mut self.symbols),
+            });
+        }
+        let state = KeyState {
+            runs,
+            closed_last: saved.closed_last,
+            written: saved.written,
+            dirty: saved.dirty,
+            schedule: saved.schedule,
+        };
+        self.keys.insert(key, state);
+    }
+
     fn new(config: SessionConfig, name: &str) -> Self {
         Sessions {
             config,
@@ -346,6 +384,7 @@ impl<S: SessionFeatures> Sessions<S> {
             touched: Vec::new(),
             values: Rendered::default(),
             late: LateCounter::register(name),
+            closed: Closed::default(),
         }
     }
 
@@ -465,6 +504,7 @@ impl<S: SessionFeatures> Sessions<S> {
                     closing,
                     out,
                 );
+                self.closed.overwritten_by(key, &state.written);
             }
             if !closing {
                 state.dirty = false;
@@ -478,7 +518,8 @@ impl<S: SessionFeatures> Sessions<S> {
                 state.closed_last = Some(run.last.0.max(state.closed_last.unwrap_or(0)));
                 self.features.release(run.state, &mut self.symbols);
             }
-            state.written.clear();
+            let retention = self.config.retention;
+            self.closed.keep(key, &mut state.written, now, retention);
             state.dirty = true;
         }
         // Past this, a record within the gap of the closed session is also more than the gap
@@ -510,7 +551,7 @@ fn join<S: SessionFeatures>(
 
 impl<S: SessionFeatures> KeyedLogic for Sessions<S> {
     type Entry = S::Entry;
-    type Saved = SavedKey<S::Saved>;
+    type Saved = SavedEntry<S::Saved>;
 
     fn save(&self, save: &mut dyn FnMut(&str, Self::Saved)) {
         for (key, state) in &self.keys {
@@ -531,29 +572,39 @@ impl<S: SessionFeatures> KeyedLogic for Sessions<S> {
                 dirty: state.dirty,
                 schedule: state.schedule,
             };
-            save(key, saved);
+            let closed = self.closed.get(key).cloned();
+            save(
+                key,
+                SavedEntry {
+                    state: Some(saved),
+                    closed,
+                },
+            );
+        }
+        // Keys forgotten while the store still holds their closed sessions.
+        for key in self
+            .closed
+            .keys()
+            .filter(|key| !self.keys.contains_key(*key))
+        {
+            let closed = self.closed.get(key).cloned();
+            save(
+                key,
+                SavedEntry {
+                    state: None,
+                    closed,
+                },
+            );
         }
     }
 
     fn load(&mut self, key: String, saved: Self::Saved) {
-        let mut runs = VecDeque::with_capacity(saved.runs.len());
-        for run in saved.runs {
-            crate::gauge::add(run.orders.len() as i64);
-            runs.push_back(Run {
-                first: run.first,
-                last: run.last,
-                orders: OrderMap::from_sorted(run.orders.into_iter().map(|o| (o, ())).collect()),
-                state: self.features.load(run.state, &mut self.symbols),
-            });
+        if let Some(closed) = saved.closed {
+            self.closed.restore(key.clone(), closed);
         }
-        let state = KeyState {
-            runs,
-            closed_last: saved.closed_last,
-            written: saved.written,
-            dirty: saved.dirty,
-            schedule: saved.schedule,
-        };
-        self.keys.insert(key, state);
+        if let Some(state) = saved.state {
+            self.load_state(key, state);
+        }
     }
 
     fn stats(&self) -> PartStats {
@@ -575,6 +626,7 @@ impl<S: SessionFeatures> KeyedLogic for Sessions<S> {
         timers: &mut Timers,
         out: &mut Vec<FeatureWrite>,
     ) {
+        self.closed.expire(now);
         for record in records {
             self.insert(now, record);
         }
@@ -584,6 +636,28 @@ impl<S: SessionFeatures> KeyedLogic for Sessions<S> {
             self.advance(now, &key, timers, out);
         }
         self.touched = touched;
+    }
+
+    /// What the store holds of closed sessions, then the open sessions' values (the two never
+    /// share a store key).
+    fn republish(&self, now: Millis, out: &mut Vec<FeatureWrite>) {
+        let config = &self.config;
+        for (key, feature, value, ttl_ms) in self.closed.present(now) {
+            out.push(FeatureWrite {
+                key: feature_key(config, key, feature),
+                value: Some(value.to_string()),
+                ttl_ms,
+            });
+        }
+        for (key, state) in &self.keys {
+            for (feature, value) in state.written.present() {
+                out.push(FeatureWrite {
+                    key: feature_key(config, key, feature),
+                    value: Some(value.to_string()),
+                    ttl_ms: config.gap + config.retention,
+                });
+            }
+        }
     }
 }
 
@@ -595,11 +669,11 @@ pub fn sessions<'s, S: SessionFeatures>(
     control: StreamVec<'s, u64, Control>,
     config: SessionConfig,
     name: &str,
-    checkpointing: Checkpointing,
+    shared: Shared,
 ) -> StreamVec<'s, u64, FeatureWrite> {
     let interval = config.interval;
     let logic = Sessions::<S>::new(config, name);
-    emission_operator(records, control, interval, name, logic, checkpointing)
+    emission_operator(records, control, interval, name, logic, shared)
 }
 
 #[cfg(test)]
@@ -803,6 +877,9 @@ mod tests {
                 }
             }
         }
+
+        /// Not needed: the operator's republish is checked against the store its writes build.
+        fn republish(&self, _now: Millis, _out: &mut Vec<FeatureWrite>) {}
     }
 
     /// SplitMix64.
@@ -885,8 +962,9 @@ mod tests {
     }
 
     /// Runs both logics over the same arrivals, emission by emission, as the driver would, and
-    /// compares their writes at every emission. Returns the logic for further checks.
-    fn run_both(records: Vec<Keyed<u32>>) -> Sessions<Trace> {
+    /// compares their writes at every emission; checks a republish after each. Returns the
+    /// logic for further checks, and how many closed sessions' values were republished.
+    fn run_both(records: Vec<Keyed<u32>>) -> (Sessions<Trace>, usize) {
         let mut pending: BTreeMap<Millis, Vec<Keyed<u32>>> = BTreeMap::new();
         let mut largest: Option<Millis> = None;
         for record in records {
@@ -904,7 +982,8 @@ mod tests {
             keys: KeyMap::default(),
         };
         let (mut timers, mut model_timers) = (Timers::new(), Timers::new());
-        let mut emissions = 0;
+        let mut store = Store::default();
+        let (mut emissions, mut closed_republished) = (0, 0);
         loop {
             let next = [
                 pending.keys().next(),
@@ -923,17 +1002,67 @@ mod tests {
             let due = model_timers.remove(&now).unwrap_or_default();
             model.emit(now, records, due, &mut model_timers, &mut expected);
             assert_eq!(got, expected, "writes at emission {now}");
+            store.apply(now, &got);
+            closed_republished += store.check_republish(&logic, now);
             emissions += 1;
         }
         assert!(emissions > 0);
         assert!(model.keys.is_empty());
-        logic
+        (logic, closed_republished)
+    }
+
+    /// The store that the writes build, as Redis keeps it: per key, its value and the time its
+    /// expiry runs out.
+    #[derive(Default)]
+    struct Store(BTreeMap<String, (String, Millis)>);
+
+    impl Store {
+        fn apply(&mut self, now: Millis, writes: &[FeatureWrite]) {
+            for write in writes {
+                match &write.value {
+                    Some(value) => self
+                        .0
+                        .insert(write.key.clone(), (value.clone(), now + write.ttl_ms)),
+                    None => self.0.remove(&write.key),
+                };
+            }
+            self.0.retain(|_, (_, until)| *until > now);
+        }
+
+        /// A republish at `now` writes exactly the values the store holds. Closed sessions'
+        /// values keep their expiry; open ones get the full one again. Returns how many closed
+        /// sessions' values it wrote.
+        fn check_republish(&self, logic: &Sessions<Trace>, now: Millis) -> usize {
+            let mut again = Vec::new();
+            logic.republish(now, &mut again);
+            let mut rebuilt = Store::default();
+            rebuilt.apply(now, &again);
+            assert_eq!(again.len(), rebuilt.0.len(), "each key once, at {now}");
+            let values = |s: &Store| -> BTreeMap<String, String> {
+                s.0.iter()
+                    .map(|(k, (v, _))| (k.clone(), v.clone()))
+                    .collect()
+            };
+            assert_eq!(values(&rebuilt), values(self), "republished at {now}");
+            let open_ttl = GAP + config().retention;
+            let mut closed = 0;
+            for write in &again {
+                let (_, until) = &self.0[&write.key];
+                if write.ttl_ms == open_ttl {
+                    assert!(now + write.ttl_ms >= *until, "{} at {now}", write.key);
+                } else {
+                    assert_eq!(now + write.ttl_ms, *until, "{} at {now}", write.key);
+                    closed += 1;
+                }
+            }
+            closed
+        }
     }
 
     #[test]
     fn random_arrivals_match_a_recomputation_at_every_emission() {
         let mut rng = Rng(2024);
-        let mut records_checked = 0;
+        let (mut records_checked, mut closed_republished) = (0, 0);
         for round in 0..300 {
             // Now and then a long stretch without pauses: sessions of a thousand records.
             let (count, quiet) = if round % 50 == 0 {
@@ -941,12 +1070,14 @@ mod tests {
             } else {
                 (1 + rng.below(120) as usize, 50)
             };
-            let logic = run_both(arrivals(&mut rng, count, quiet));
+            let (logic, closed) = run_both(arrivals(&mut rng, count, quiet));
+            closed_republished += closed;
             assert!(logic.keys.is_empty(), "every session closed");
             assert!(logic.symbols.is_empty(), "every string released");
             records_checked += count;
         }
         assert!(records_checked > 10_000);
+        assert!(closed_republished > 1_000, "{closed_republished}");
     }
 
     #[test]

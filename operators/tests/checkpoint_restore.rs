@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 use operators::changes::Rendered;
 use operators::checkpoint::{Checkpointing, Control, PartStats, StateStore};
 use operators::count::decrement;
+use operators::driver::Shared;
+use operators::republish::Republish;
 use operators::rolling::{rolling, Aggregate, RollingConfig, WindowLog, WindowSpec};
 use operators::session::{sessions, SessionConfig, SessionFeatures};
 use operators::symbols::{Sym, Symbols};
@@ -225,7 +227,10 @@ fn drive(
             restore: restore.clone(),
             worker: index,
         };
-        let checkpointing = Checkpointing::new(std::rc::Rc::new(store), index, peers);
+        let shared = Shared {
+            checkpointing: Checkpointing::new(std::rc::Rc::new(store), index, peers),
+            republish: Republish::new(),
+        };
         let mut input = InputHandleVec::new();
         let mut control = InputHandleVec::new();
         let probe = ProbeHandle::new();
@@ -253,7 +258,7 @@ fn drive(
                     grace: 0,
                 },
                 "Rolling",
-                checkpointing.clone(),
+                shared.clone(),
             );
             let sessioned = sessions::<Listing>(
                 records,
@@ -266,7 +271,7 @@ fn drive(
                     retention: GAP,
                 },
                 "Sessions",
-                checkpointing,
+                shared,
             );
             scope
                 .concatenate([rolled, sessioned])

@@ -3,7 +3,9 @@
 //! records before them, so that disorder beyond the lateness makes them late. Inputs have a hot
 //! key, identical timestamps, duplicates, and records later than the shortest window, than the
 //! longest and in between. After every emission the store the operator's writes build must hold
-//! exactly what a recomputation from the records gives.
+//! exactly what a recomputation from the records gives. A republish requested mid-run must
+//! write every current value, so that a store emptied just before holds the same from then on,
+//! and must leave the operator's later writes as they were.
 //!
 //! CI runs it also in a debug build (`ROLLING_REFERENCE_SEEDS=10 cargo test -p operators --test
 //! rolling_reference`): the window counts assert there that a record never leaves a window it
@@ -16,6 +18,8 @@ use std::rc::Rc;
 use operators::changes::Rendered;
 use operators::checkpoint::{Checkpointing, Control};
 use operators::count::decrement;
+use operators::driver::Shared;
+use operators::republish::Republish;
 use operators::rolling::{rolling, Aggregate, RollingConfig, WindowLog, WindowSpec};
 use operators::symbols::Symbols;
 use operators::{FeatureWrite, Keyed, Millis, Order};
@@ -123,10 +127,20 @@ fn arrivals(seed: u64, n: usize) -> Vec<Keyed<u64>> {
 /// Writes of the operator, by emission time.
 type Writes = Rc<RefCell<Vec<(Millis, FeatureWrite)>>>;
 
-/// Runs the operator over `records` with one worker; returns its writes and, per record, the
-/// emission that first counts it.
-fn run(records: Vec<Keyed<u64>>) -> (Vec<(Millis, FeatureWrite)>, Vec<Millis>) {
+/// What a run gave: the operator's writes, per record the emission that first counts it, and
+/// how many writes had been made when the republish was requested.
+struct Run {
+    writes: Vec<(Millis, FeatureWrite)>,
+    effective: Vec<Millis>,
+    requested_at: usize,
+}
+
+/// Runs the operator over `records` with one worker, requesting a republish before record
+/// `republish_before` enters (if given).
+fn run(records: Vec<Keyed<u64>>, republish_before: Option<usize>) -> Run {
     timely::execute_directly(move |worker| {
+        let republish = Republish::new();
+        let handle = republish.clone();
         let mut input = InputHandleVec::new();
         let mut ends = InputHandleVec::new();
         let probe = ProbeHandle::new();
@@ -152,7 +166,11 @@ fn run(records: Vec<Keyed<u64>>) -> (Vec<(Millis, FeatureWrite)>, Vec<Millis>) {
         worker.dataflow(|scope| {
             let stream = input.to_stream(scope);
             let end = ends.to_stream(scope);
-            rolling::<Toy>(stream, end, config, "ToyLane", checkpointing)
+            let shared = Shared {
+                checkpointing,
+                republish: handle,
+            };
+            rolling::<Toy>(stream, end, config, "ToyLane", shared)
                 .inspect_core(move |event| {
                     if let Ok((stamp, data)) = event {
                         let time = stamp.least().copied().unwrap_or_default();
@@ -164,7 +182,12 @@ fn run(records: Vec<Keyed<u64>>) -> (Vec<(Millis, FeatureWrite)>, Vec<Millis>) {
         });
         let mut effective = Vec::new();
         let (mut largest, mut watermark) = (None::<Millis>, 0);
-        for record in records {
+        let mut requested_at = 0;
+        for (i, record) in records.into_iter().enumerate() {
+            if republish_before == Some(i) {
+                requested_at = writes.borrow().len();
+                republish.request();
+            }
             let entered = *input.time();
             effective.push(record.time.max(entered).div_ceil(INTERVAL) * INTERVAL);
             largest = Some(largest.map_or(record.time, |l| l.max(record.time)));
@@ -183,7 +206,11 @@ fn run(records: Vec<Keyed<u64>>) -> (Vec<(Millis, FeatureWrite)>, Vec<Millis>) {
         drop((input, ends));
         while worker.step() {}
         let writes = writes.borrow().clone();
-        (writes, effective)
+        Run {
+            writes,
+            effective,
+            requested_at,
+        }
     })
 }
 
@@ -227,10 +254,26 @@ fn check(seed: u64, n: usize) {
 
 /// Runs `records` (in arrival order) and compares the store after every emission.
 fn check_records(name: &str, records: Vec<Keyed<u64>>) {
-    let (writes, effective) = run(records.clone());
-    let with_times: Vec<(Keyed<u64>, Millis)> = records.into_iter().zip(effective).collect();
+    let run = run(records.clone(), None);
+    check_store(name, &records, &run.effective, &run.writes);
+}
+
+/// Builds a store from `writes`, starting empty, and compares it with a recomputation from
+/// `records` after every emission from the first write on.
+fn check_store(
+    name: &str,
+    records: &[Keyed<u64>],
+    effective: &[Millis],
+    writes: &[(Millis, FeatureWrite)],
+) {
+    let with_times: Vec<(Keyed<u64>, Millis)> = records
+        .iter()
+        .cloned()
+        .zip(effective.iter().copied())
+        .collect();
+    let first = writes.first().map_or(0, |(time, _)| *time);
     let mut by_time: BTreeMap<Millis, Vec<FeatureWrite>> = BTreeMap::new();
-    for (time, write) in writes {
+    for (time, write) in writes.iter().cloned() {
         by_time.entry(time).or_default().push(write);
     }
     // Every time the expected store can change at: when records count and when they leave.
@@ -243,7 +286,7 @@ fn check_records(name: &str, records: Vec<Keyed<u64>>) {
     }
     let last = *by_time.keys().last().unwrap_or(&0);
     let mut store: BTreeMap<String, String> = BTreeMap::new();
-    for now in times.into_iter().filter(|&t| t <= last) {
+    for now in times.into_iter().filter(|&t| first <= t && t <= last) {
         for write in by_time.remove(&now).unwrap_or_default() {
             match write.value {
                 Some(value) => store.insert(write.key, value),
@@ -286,12 +329,38 @@ fn a_record_later_than_the_short_window_never_leaves_it() {
         entry: 1,
     };
     let records = vec![at(0, "U", 1), at(3, "V", 2), at(1, "U", 3)];
-    let (writes, _) = run(records.clone());
-    for (time, write) in &writes {
+    for (time, write) in &run(records.clone(), None).writes {
         if let Some(value) = &write.value {
             let n: u64 = value.parse().unwrap_or(0);
             assert!(n < 1_000, "{} = {value} at {time}", write.key);
         }
     }
     check_records("late record", records);
+}
+
+#[test]
+fn a_republish_mid_run_restores_an_emptied_store_and_changes_nothing_else() {
+    for seed in 0..5 {
+        let name = format!("seed {seed}");
+        let records = arrivals(seed, 500);
+        let undisturbed = run(records.clone(), None);
+        let republished = run(records.clone(), Some(250));
+        let from = republished.requested_at;
+        // The writes of the republish come first after the request, then those of a run
+        // without it.
+        let extra = (republished.writes.len())
+            .checked_sub(undisturbed.writes.len())
+            .expect("a republish only adds writes");
+        let (before, rest) = republished.writes.split_at(from);
+        let (again, after) = rest.split_at(extra);
+        assert!(
+            !again.is_empty(),
+            "{name}: the republish wrote nothing: request it later"
+        );
+        assert!(again.iter().all(|(_, w)| w.value.is_some()), "{name}");
+        let without: Vec<_> = before.iter().chain(after).cloned().collect();
+        assert_eq!(without, undisturbed.writes, "{name}: other writes changed");
+        // A store emptied just before the request holds the right values from then on.
+        check_store(&name, &records, &republished.effective, rest);
+    }
 }

@@ -8,6 +8,7 @@ pub mod redis;
 
 use std::sync::Arc;
 
+use operators::republish::Republish;
 use operators::FeatureWrite;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Pipeline;
@@ -17,15 +18,18 @@ use timely::dataflow::StreamVec;
 use crate::config::{Config, SinkKind};
 use crate::metrics::Metrics;
 
-/// Attaches the configured sink to `writes`. Redis connections open here, per worker.
+/// Attaches the configured sink to `writes`. Redis connections open here, per worker; the
+/// Redis sink requests a `republish` when Redis has lost the data.
 pub fn attach<'s>(
     writes: StreamVec<'s, u64, FeatureWrite>,
     config: &Config,
     metrics: Arc<Metrics>,
+    republish: &Republish,
 ) -> Result<StreamVec<'s, u64, ()>, String> {
     Ok(match config.output.sink {
         SinkKind::Redis => {
-            let writer = redis::RedisWriter::new(&config.redis, metrics.clone())?;
+            let writer =
+                redis::RedisWriter::new(&config.redis, metrics.clone(), republish.clone())?;
             redis::sink(writes, writer)
         }
         SinkKind::File => file::sink(writes, &config.output.file, metrics)?,

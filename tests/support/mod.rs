@@ -238,8 +238,23 @@ impl RedisServer {
             .unwrap_or(0)
     }
 
-    /// Every key and its (string) value.
+    /// Every feature key and its (string) value: the job's markers (`live-shopper:marker:*`)
+    /// are left out.
     pub fn state(&self) -> BTreeMap<String, String> {
+        let mut state = self.everything();
+        state.retain(|key, _| !key.starts_with(MARKER_PREFIX));
+        state
+    }
+
+    /// The job's marker keys and their values.
+    pub fn markers(&self) -> BTreeMap<String, String> {
+        let mut state = self.everything();
+        state.retain(|key, _| key.starts_with(MARKER_PREFIX));
+        state
+    }
+
+    /// Every key and its (string) value.
+    fn everything(&self) -> BTreeMap<String, String> {
         let mut conn = self.connection().expect("connect to the test redis-server");
         let keys: Vec<String> = redis::cmd("KEYS")
             .arg("*")
@@ -260,6 +275,9 @@ impl RedisServer {
         state
     }
 }
+
+/// The prefix of the keys with which the job tells whether Redis still holds its data.
+pub const MARKER_PREFIX: &str = "live-shopper:marker:";
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
@@ -365,8 +383,15 @@ pub fn write_records(records: &[Record], path: &Path) {
 }
 
 /// Runs the job through the library API with `sets` over the defaults.
-/// Checkpoints are off unless `sets` set them up.
 pub fn run_job(sets: &[String], threads: usize) -> Result<Arc<Metrics>, String> {
+    let metrics = Arc::new(Metrics::default());
+    run_job_with(sets, threads, metrics.clone())?;
+    Ok(metrics)
+}
+
+/// Runs the job like [`run_job`], counting into `metrics`, which the caller may read while the
+/// job runs. Checkpoints are off unless `sets` set them up.
+pub fn run_job_with(sets: &[String], threads: usize, metrics: Arc<Metrics>) -> Result<(), String> {
     let mut sets = sets.to_vec();
     if !sets.iter().any(|s| s.starts_with("checkpoint.")) {
         sets.insert(0, "checkpoint.interval=0".to_string());
@@ -379,10 +404,8 @@ pub fn run_job(sets: &[String], threads: usize) -> Result<Arc<Metrics>, String> 
         process: 0,
         hostfile: None,
     };
-    let metrics = Arc::new(Metrics::default());
     let connectors = Connectors::for_config(&config);
-    run::run(config, &cluster, connectors, metrics.clone())?;
-    Ok(metrics)
+    run::run(config, &cluster, connectors, metrics)
 }
 
 /// The reference: `input` through the file source, features to `output`, bad rows to

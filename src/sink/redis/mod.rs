@@ -3,13 +3,17 @@
 //! pipeline's answers are read when the sink next runs, so Redis and the worker overlap. When
 //! Redis is unreachable or stops answering (every wait is bounded, see [`connect`]) the worker
 //! retries with backoff and holds back: no write is dropped, the worker reads no further input
-//! meanwhile, and the stall is logged while it lasts.
+//! meanwhile, and the stall is logged while it lasts. A marker key per worker ([`marker`]) tells
+//! when Redis has lost the data; the worker's window operators then write every current value
+//! again.
 
 pub mod connect;
+pub mod marker;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use operators::republish::Republish;
 use operators::FeatureWrite;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Pipeline;
@@ -20,6 +24,7 @@ use timely::dataflow::StreamVec;
 use crate::config::RedisSettings;
 use crate::metrics::Metrics;
 use connect::{Endpoint, Failure, Phase};
+use marker::{Found, Marker};
 
 /// How often a stall is reported while it lasts.
 const STALL_REPORT_EVERY: Duration = Duration::from_secs(5);
@@ -55,6 +60,9 @@ pub struct RedisWriter {
     in_flight: Option<InFlight>,
     /// The worker, for messages.
     worker: usize,
+    marker: Marker,
+    /// Asks the worker's window operators to write every current value again.
+    republish: Republish,
 }
 
 /// A sent pipeline, kept until Redis has answered every command so that it can be sent again.
@@ -62,6 +70,8 @@ struct InFlight {
     packed: Vec<u8>,
     commands: u64,
     writes: u64,
+    /// Whether the pipeline ends with the marker check, whose answer is the last.
+    checks_marker: bool,
     /// Whether sending failed, so that the replies are not waited for.
     failed: bool,
 }
@@ -74,8 +84,13 @@ struct Stall {
 }
 
 impl RedisWriter {
-    /// A writer for `settings`; connects on first use.
-    pub fn new(settings: &RedisSettings, metrics: Arc<Metrics>) -> Result<RedisWriter, String> {
+    /// A writer for `settings` that requests a republish from the window operators whenever
+    /// Redis has lost the data; connects on first use.
+    pub fn new(
+        settings: &RedisSettings,
+        metrics: Arc<Metrics>,
+        republish: Republish,
+    ) -> Result<RedisWriter, String> {
         Ok(RedisWriter {
             endpoint: Endpoint::new(settings)?,
             connection: None,
@@ -83,22 +98,63 @@ impl RedisWriter {
             metrics,
             in_flight: None,
             worker: 0,
+            marker: Marker::new(0),
+            republish,
         })
     }
 
-    /// The open connection, or a new one.
+    /// Makes this the writer of the worker with global index `worker`.
+    fn for_worker(&mut self, worker: usize) {
+        self.worker = worker;
+        self.marker = Marker::new(worker);
+    }
+
+    /// The open connection, or a new one, whose marker has been checked: a new connection may
+    /// reach a Redis that restarted empty or another server.
     fn connection(&mut self) -> Result<&mut redis::Connection, Failure> {
         match self.connection {
             Some(ref mut c) => Ok(c),
             None => {
-                let c = self.endpoint.connect()?;
+                let mut c = self.endpoint.connect()?;
+                let answer = self
+                    .marker
+                    .command()
+                    .query::<redis::Value>(&mut c)
+                    .map_err(|e| Failure::Redis(Phase::Reply, e))?;
+                self.marker_answered(&answer);
                 Ok(self.connection.insert(c))
             }
         }
     }
 
+    /// Acts on the answer to a marker check: a missing marker asks for a republish.
+    fn marker_answered(&mut self, answer: &redis::Value) {
+        let found = self.marker.answered(answer);
+        let (worker, url, key) = (self.worker, &self.endpoint.url, self.marker.key());
+        match found {
+            Found::Present => return,
+            Found::Unmarked => eprintln!(
+                "live-shopper: worker {worker}: set marker {key} in Redis at {url}, to notice if \
+                 Redis loses the job's data"
+            ),
+            Found::Lost => {
+                Metrics::add(&self.metrics.redis_resets, 1);
+                eprintln!(
+                    "live-shopper: worker {worker}: Redis at {url} has lost the job's data \
+                     (marker {key} missing): republishing every current feature of worker \
+                     {worker}"
+                );
+            }
+        }
+        // Also when the marker was never there: a job that starts with window state must write
+        // it into a Redis that lost it while the job was not running.
+        self.republish.request();
+    }
+
     /// `SET key value PX ttl` per change; consecutive deletes share one `DEL`. Order is kept.
-    fn pack(writes: &[FeatureWrite]) -> (Vec<u8>, u64) {
+    /// With `marker`, the check goes last, so that a marker found there means that every write
+    /// before it is in Redis.
+    fn pack(writes: &[FeatureWrite], marker: Option<redis::Cmd>) -> (Vec<u8>, u64) {
         let mut pipe = redis::pipe();
         let mut commands = 0;
         let mut i = 0;
@@ -127,6 +183,10 @@ impl RedisWriter {
             }
             commands += 1;
         }
+        if let Some(check) = marker {
+            pipe.add_command(check);
+            commands += 1;
+        }
         (pipe.get_packed_pipeline(), commands)
     }
 
@@ -137,7 +197,8 @@ impl RedisWriter {
         if writes.is_empty() {
             return;
         }
-        let (packed, commands) = Self::pack(writes);
+        let checks_marker = self.marker.due();
+        let (packed, commands) = Self::pack(writes, checks_marker.then(|| self.marker.command()));
         let failed = match self.connection() {
             Ok(c) => c.send_packed_command(&packed).is_err(),
             Err(_) => true,
@@ -149,6 +210,7 @@ impl RedisWriter {
             packed,
             commands,
             writes: writes.len() as u64,
+            checks_marker,
             failed,
         });
     }
@@ -165,10 +227,15 @@ impl RedisWriter {
         let Some(connection) = self.connection.as_mut() else {
             return Err(Failure::Redis(Phase::Reply, not_connected()));
         };
+        let mut last = redis::Value::Nil;
         for _ in 0..flight.commands {
-            if let redis::Value::ServerError(e) = connection.recv_response().map_err(reply)? {
+            last = connection.recv_response().map_err(reply)?;
+            if let redis::Value::ServerError(e) = last {
                 return Err(reply(e.into()));
             }
+        }
+        if flight.checks_marker {
+            self.marker_answered(&last);
         }
         Ok(())
     }
@@ -266,7 +333,7 @@ pub fn sink<'s>(
     mut writer: RedisWriter,
 ) -> StreamVec<'s, u64, ()> {
     let scope = writes.scope();
-    writer.worker = scope.index();
+    writer.for_worker(scope.index());
     let mut batch = Vec::new();
     writes.unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
         Pipeline,
