@@ -14,7 +14,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use jobs::event::Price;
 use jobs::features::product::{self, ProductAggregate, ProductView};
 use jobs::features::session::{self, Session, SessionEvent, SessionKind};
-use operators::republish::Republish;
+use operators::checkpoint::Control;
+use operators::driver::Shared;
 use operators::rolling::{rolling, RollingConfig, WindowSpec};
 use operators::session::{sessions, SessionConfig};
 use operators::{FeatureWrite, Keyed, Millis};
@@ -116,7 +117,7 @@ where
     E: ExchangeData + Clone + Sync,
     B: for<'s> FnOnce(
             StreamVec<'s, u64, Keyed<E>>,
-            StreamVec<'s, u64, Millis>,
+            StreamVec<'s, u64, Control>,
         ) -> StreamVec<'s, u64, FeatureWrite>
         + Send
         + Sync
@@ -147,7 +148,7 @@ where
                 worker.step();
             }
         }
-        ends.send(largest);
+        ends.send(Control::End(largest));
         drop(input);
         drop(ends);
         while worker.step() {}
@@ -186,7 +187,7 @@ fn windows(c: &mut Criterion) {
                         ends,
                         config,
                         "ProductLane",
-                        Republish::new(),
+                        Shared::plain(0, 1),
                     )
                 })
             },
@@ -217,7 +218,7 @@ fn windows(c: &mut Criterion) {
                             ends,
                             session_config(),
                             "SessionLane",
-                            Republish::new(),
+                            Shared::plain(0, 1),
                         )
                     })
                 },

@@ -306,6 +306,7 @@ fn worker_main(
     };
     let log = control.clone();
     let republish = Republish::new();
+    let building = Instant::now();
     worker.dataflow(|scope| {
         let lanes = inputs.streams(scope);
         lanes
@@ -324,6 +325,13 @@ fn worker_main(
     })?;
     if let Some(failure) = checkpointing.failures.borrow().first() {
         return Err(failure.clone());
+    }
+    // The operators rebuild their state while the dataflow is built.
+    if let Some(restored) = checkpoints.as_ref().and_then(|c| c.restored()) {
+        if index == 0 {
+            let took = restored.read_took + building.elapsed();
+            eprintln!("{}", crate::checkpoint::report(restored, took));
+        }
     }
     let resume = checkpoints
         .as_ref()

@@ -559,7 +559,7 @@ fn seed() -> RngSeed {
     match std::env::var("PARSER_FUZZ_SEED").as_deref() {
         Ok("random") => RngSeed::Random,
         Ok(n) => RngSeed::Fixed(n.parse().expect("PARSER_FUZZ_SEED: a number or `random`")),
-        Err(_) => RngSeed::Fixed(0x5EED_0F_FA11),
+        Err(_) => RngSeed::Fixed(0x005E_ED0F_FA11),
     }
 }
 

@@ -170,7 +170,10 @@ fn arrivals(seed: u64, n: usize) -> Vec<Keyed<String>> {
 
 /// Parts saved by the workers of a run, and handed to the workers of the next.
 #[derive(Clone, Default)]
-struct Parts(Arc<Mutex<BTreeMap<(String, usize), Vec<u8>>>>);
+struct Parts(Arc<Mutex<PartMap>>);
+
+/// Parts by (operator, worker).
+type PartMap = BTreeMap<(String, usize), Vec<u8>>;
 
 struct Store {
     parts: Parts,

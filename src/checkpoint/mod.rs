@@ -138,14 +138,19 @@ pub fn part_names(config: &Config) -> Vec<String> {
     names
 }
 
+/// The payloads of a checkpoint's parts, by operator.
+pub type Parts = HashMap<String, Vec<Arc<Vec<u8>>>>;
+
 /// A checkpoint read back for restoring.
 pub struct Restored {
     /// Its manifest.
     pub manifest: store::Manifest,
     /// The payloads of its parts, by operator.
-    pub parts: HashMap<String, Vec<Arc<Vec<u8>>>>,
+    pub parts: Parts,
     /// Where the sources resume.
     pub resume: Resume,
+    /// How long finding, reading and checking its files took.
+    pub read_took: std::time::Duration,
 }
 
 /// What differs between a checkpoint's settings and the job's, one line per setting.
@@ -164,8 +169,8 @@ fn differences(saved: &BTreeMap<String, String>, now: &BTreeMap<String, String>)
 }
 
 /// Reads every part of `found`, checking each one.
-fn read_parts(found: &Found) -> Result<HashMap<String, Vec<Arc<Vec<u8>>>>, String> {
-    let mut parts: HashMap<String, Vec<Arc<Vec<u8>>>> = HashMap::new();
+fn read_parts(found: &Found) -> Result<Parts, String> {
+    let mut parts = Parts::new();
     for entry in &found.manifest.parts {
         let path = found.dir.join(&entry.file);
         let file = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -259,12 +264,13 @@ pub fn find(config: &Config, peers: usize) -> Result<Option<Restored>, String> {
             manifest: found.manifest,
             parts,
             resume,
+            read_took: std::time::Duration::ZERO,
         }));
     }
     Ok(None)
 }
 
-/// One line on what was restored.
+/// One line on what was restored; `took` is the time to read it and rebuild the state.
 pub fn report(restored: &Restored, took: std::time::Duration) -> String {
     let m = &restored.manifest;
     let age = crate::run::wall_clock().saturating_sub(m.completed_ms) / 1000;
@@ -315,9 +321,9 @@ impl Checkpoints {
             None
         } else {
             let started = Instant::now();
-            let restored = find(config, peers)?;
-            if let Some(restored) = &restored {
-                eprintln!("{}", report(restored, started.elapsed()));
+            let mut restored = find(config, peers)?;
+            if let Some(restored) = restored.as_mut() {
+                restored.read_took = started.elapsed();
             }
             restored
         };
