@@ -136,7 +136,8 @@ say "running the job: $WORKERS workers, to the end of the topic"
 "$LIVE_SHOPPER" run --bounded --progress -w "$WORKERS" \
     --set "kafka.properties.bootstrap.servers=$BROKERS" \
     --set "kafka.topic=$TOPIC" \
-    --set "redis.url=redis://127.0.0.1:$REDIS_PORT"
+    --set "redis.url=redis://127.0.0.1:$REDIS_PORT" \
+    --set "checkpoint.dir=$WORKDIR/checkpoints"
 
 # --- what is in Redis ------------------------------------------------------------------------
 say "features in Redis (127.0.0.1:$REDIS_PORT)"
