@@ -385,7 +385,7 @@ fn worker_main(
         // Nothing to read here: this worker only computes the keys routed to it.
         inputs.finish(None);
         while worker.step_or_park(Some(Duration::from_millis(10))) {
-            ckpt.save_empty_sources();
+            ckpt.save_final_sources();
         }
         return Ok(());
     }
@@ -529,8 +529,9 @@ fn worker_main(
     } else {
         inputs.finish(watermarks.largest_seen());
     }
-    while worker.step_or_park(None) {
+    while worker.step_or_park(Some(Duration::from_millis(10))) {
         record_freshness(&mut arrivals, &probe, metrics);
+        ckpt.save_final_sources();
     }
     record_freshness(&mut arrivals, &probe, metrics);
     if !ckpt.on() {

@@ -262,18 +262,22 @@ impl WorkerCheckpoints {
         steps
     }
 
-    /// For a worker that reads no partition: saves an empty source part for every checkpoint
-    /// asked for.
-    pub fn save_empty_sources(&mut self) {
+    /// For a worker whose input has ended (or that reads no partition): it sends no more
+    /// records, so its last positions are those of every checkpoint asked for from now on.
+    pub fn save_final_sources(&mut self) {
         let messages: Vec<Control> = std::mem::take(&mut *self.control.borrow_mut());
         let Some(checkpoints) = &self.checkpoints else {
             return;
         };
-        for message in messages {
-            if let Control::Checkpoint { id, .. } = message {
-                let payload = bincode::serialize(&Vec::<SavedPartition>::new()).unwrap_or_default();
-                checkpoints.save(id, SOURCE_PART, self.index, payload, PartStats::default());
-            }
+        let last = self.history.back().map(|(_, p)| p.clone()).unwrap_or_default();
+        let requested = self.requests.drain(..).map(|(id, _)| id);
+        let asked = messages.into_iter().filter_map(|message| match message {
+            Control::Checkpoint { id, .. } => Some(id),
+            _ => None,
+        });
+        for id in requested.chain(asked).collect::<Vec<_>>() {
+            let payload = bincode::serialize(&last).unwrap_or_default();
+            checkpoints.save(id, SOURCE_PART, self.index, payload, PartStats::default());
         }
     }
 
