@@ -534,14 +534,17 @@ fn worker_main(
         ckpt.save_final_sources();
     }
     record_freshness(&mut arrivals, &probe, metrics);
-    if !ckpt.on() {
-        if stopped {
+    if stopped {
+        if !ckpt.on() {
             commit_passed(&mut commits, &probe, source.as_mut());
-        } else {
-            for (partition, queue) in commits.iter_mut().enumerate() {
-                if let Some(&(_, position)) = queue.back() {
-                    source.commit(partition, position);
-                }
+        }
+    } else {
+        // The input has ended and every write is in the sink: everything read is committed, with
+        // checkpoints too, so that the group's lag is 0. A later run still resumes from the last
+        // checkpoint's own positions.
+        for (partition, queue) in commits.iter_mut().enumerate() {
+            if let Some(&(_, position)) = queue.back() {
+                source.commit(partition, position);
             }
         }
     }
