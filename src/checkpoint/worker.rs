@@ -209,6 +209,17 @@ impl WorkerCheckpoints {
         }
     }
 
+    /// Whether the job is stopping, by a request of this process or of another: already seen,
+    /// or still waiting in the control log.
+    pub fn stop_requested(&self) -> bool {
+        self.stopping
+            || self
+                .control
+                .borrow()
+                .iter()
+                .any(|m| matches!(m, Control::Stop))
+    }
+
     /// Whether checkpoints are on.
     pub fn on(&self) -> bool {
         self.checkpoints.is_some()
