@@ -138,12 +138,15 @@ pub fn part_names(config: &Config) -> Vec<String> {
     names
 }
 
+/// The payloads of a checkpoint's parts, by operator (one per worker that wrote it).
+pub type Parts = HashMap<String, Vec<Arc<Vec<u8>>>>;
+
 /// A checkpoint read back for restoring.
 pub struct Restored {
     /// Its manifest.
     pub manifest: store::Manifest,
     /// The payloads of its parts, by operator.
-    pub parts: HashMap<String, Vec<Arc<Vec<u8>>>>,
+    pub parts: Parts,
     /// Where the sources resume.
     pub resume: Resume,
 }
@@ -164,8 +167,8 @@ fn differences(saved: &BTreeMap<String, String>, now: &BTreeMap<String, String>)
 }
 
 /// Reads every part of `found`, checking each one.
-fn read_parts(found: &Found) -> Result<HashMap<String, Vec<Arc<Vec<u8>>>>, String> {
-    let mut parts: HashMap<String, Vec<Arc<Vec<u8>>>> = HashMap::new();
+fn read_parts(found: &Found) -> Result<Parts, String> {
+    let mut parts = Parts::new();
     for entry in &found.manifest.parts {
         let path = found.dir.join(&entry.file);
         let file = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
