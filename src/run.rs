@@ -388,7 +388,8 @@ fn worker_main(
         }
         let stopping = stop_sent || ckpt.stopping;
         let mut status = Status::Idle;
-        if !stopping {
+        // A stopping worker still reads up to the last checkpoint if its inputs are behind it.
+        if !stopping || ckpt.catching_up(inputs.time()) {
             let mut failure: Option<String> = None;
             let (mut records, mut good) = (0u64, 0u64);
             let entered = inputs.time();
