@@ -402,7 +402,8 @@ fn worker_main(
         }
         let stopping = stop_sent || ckpt.stopping;
         let mut status = Status::Idle;
-        if !stopping {
+        // A stopping worker still reads up to the last checkpoint if its inputs are behind it.
+        if !stopping || ckpt.catching_up(inputs.time()) {
             let mut failure: Option<String> = None;
             let (mut records, mut good) = (0u64, 0u64);
             let entered = inputs.time();
@@ -507,8 +508,10 @@ fn worker_main(
             stopped = true;
             break;
         }
-        // At most one batch in flight: bounded memory, and a slow sink slows the reading.
-        while probe.less_than(&in_flight) {
+        // At most one batch in flight: bounded memory, and a slow sink slows the reading. A
+        // worker that stops reading no longer advances its inputs, so a worker ahead of it would
+        // wait here for ever instead of saving its part of the last checkpoint.
+        while probe.less_than(&in_flight) && !options.stop.requested() && !ckpt.stop_requested() {
             worker.step_or_park(Some(Duration::from_millis(1)));
         }
         in_flight = inputs.time();

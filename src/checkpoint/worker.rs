@@ -209,6 +209,26 @@ impl WorkerCheckpoints {
         }
     }
 
+    /// Whether the job is stopping, by a request of this process or of another: already seen,
+    /// or still waiting in the control log.
+    pub fn stop_requested(&self) -> bool {
+        self.stopping
+            || self
+                .control
+                .borrow()
+                .iter()
+                .any(|m| matches!(m, Control::Stop))
+    }
+
+    /// Whether inputs at `time` are still before the newest checkpoint asked for. A stopping
+    /// worker in that state reads on until they pass it, as it would for any checkpoint: moving
+    /// its inputs there without reading would make the records it has not read yet start at the
+    /// checkpoint's time after a restore, late by as much as the worker was behind (and sessions
+    /// they belong to may have closed by then).
+    pub fn catching_up(&self, time: Millis) -> bool {
+        self.requests.back().is_some_and(|&(_, at)| time < at)
+    }
+
     /// Whether checkpoints are on.
     pub fn on(&self) -> bool {
         self.checkpoints.is_some()
@@ -223,7 +243,8 @@ impl WorkerCheckpoints {
 
     /// Reads the control messages, saves the source part of each checkpoint whose positions are
     /// known, and on worker 0 starts and completes checkpoints. A stopping worker that reads no
-    /// more moves its inputs past a requested checkpoint so that it can be taken.
+    /// more and is not behind the requested checkpoint moves its inputs past it so that it can
+    /// be taken.
     pub fn step(
         &mut self,
         inputs: &mut LaneInputs,
@@ -244,7 +265,7 @@ impl WorkerCheckpoints {
                 Control::End(_) => {}
             }
         }
-        if stopped_reading {
+        if stopped_reading && !self.catching_up(inputs.time()) {
             if let Some(&(_, at)) = self.requests.back() {
                 inputs.advance_to(at + 1);
                 let positions = self
