@@ -251,7 +251,11 @@ impl Positions {
             .collect();
         let next = ids
             .iter()
-            .map(|id| resume.partitions.get(id).and_then(|p| p.next))
+            .enumerate()
+            .map(|(p, id)| {
+                let saved = resume.partitions.get(id).and_then(|s| s.next);
+                saved.or_else(|| source.start_position(p))
+            })
             .collect();
         Positions { ids, next }
     }
@@ -337,7 +341,10 @@ fn worker_main(
         .as_ref()
         .and_then(|c| c.restored())
         .map(|r| r.resume.clone())
-        .unwrap_or_default();
+        .unwrap_or_else(|| Resume {
+            fresh: options.fresh,
+            ..Resume::default()
+        });
     inputs.advance_to(resume.at);
     let mut ckpt = WorkerCheckpoints::new(checkpoints.clone(), config, index, peers, control);
 

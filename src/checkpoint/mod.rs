@@ -59,6 +59,8 @@ pub struct Resume {
     pub at: Millis,
     /// Positions by partition.
     pub partitions: HashMap<PartitionId, SavedPartition>,
+    /// Starting over (`--fresh`): the offsets the group committed are not used either.
+    pub fresh: bool,
 }
 
 impl Resume {
@@ -195,6 +197,7 @@ fn resume_of(at: Millis, sources: &[Arc<Vec<u8>>]) -> Result<Resume, String> {
     let mut resume = Resume {
         at,
         partitions: HashMap::new(),
+        fresh: false,
     };
     for part in sources {
         let saved: Vec<SavedPartition> = bincode::deserialize(part)

@@ -172,6 +172,8 @@ pub struct WorkerCheckpoints {
     coordinator: Option<Coordinator>,
     /// The job is stopping (a signal here or in another process).
     pub stopping: bool,
+    /// Some worker's bounded input has ended.
+    end_seen: bool,
 }
 
 impl WorkerCheckpoints {
@@ -206,6 +208,7 @@ impl WorkerCheckpoints {
             saved: BTreeMap::new(),
             coordinator,
             stopping: false,
+            end_seen: false,
         }
     }
 
@@ -262,9 +265,12 @@ impl WorkerCheckpoints {
                     steps.done |= last;
                 }
                 Control::Stop => self.stopping = true,
-                Control::End(_) => {}
+                Control::End(_) => self.end_seen = true,
             }
         }
+        // Workers whose bounded input has ended take part in no further checkpoint: a job
+        // stopping then exits without its last one, and the one before stays.
+        steps.done |= self.stopping && self.end_seen;
         if stopped_reading && !self.catching_up(inputs.time()) {
             if let Some(&(_, at)) = self.requests.back() {
                 inputs.advance_to(at + 1);

@@ -59,6 +59,12 @@ pub trait Source {
         Vec::new()
     }
 
+    /// Where `partition` started, as a position, if the source knows it: a checkpoint taken
+    /// before anything is read from it resumes there.
+    fn start_position(&self, _partition: usize) -> Option<i64> {
+        None
+    }
+
     /// Called once every record up to and including `position` of `partition` has had its
     /// effects written to the sink. Sources with committable positions commit them.
     fn commit(&mut self, _partition: usize, _position: i64) {}

@@ -35,6 +35,8 @@ struct Owned {
     id: i32,
     /// Where reading started (before anything was delivered).
     start: Offset,
+    /// The same as an offset, for checkpoints taken before anything is read.
+    start_position: Option<i64>,
     /// The offset after the latest record delivered or skipped.
     next: Option<i64>,
     /// Bounded runs: the end of the partition when the run started.
@@ -280,7 +282,7 @@ impl KafkaSource {
             .into_iter()
             .filter(|id| *id as usize % peers.max(1) == index)
             .collect();
-        let mut starts = source.start_offsets(&mine, &settings.start)?;
+        let mut starts = source.start_offsets(&mine, &settings.start, resume.fresh)?;
         // A restored checkpoint says where its records end, whatever the group committed.
         for (id, start) in mine.iter().zip(starts.iter_mut()) {
             if let Some(next) = resume.kafka_offset(*id) {
@@ -309,9 +311,14 @@ impl KafkaSource {
     }
 
     /// Start positions of `ids`: the offsets committed for the group, else `kafka.start`.
-    /// (A restored checkpoint's positions override both.)
-    fn start_offsets(&self, ids: &[i32], start: &str) -> Result<Vec<Offset>, SourceError> {
-        let committed = match (&self.group, ids.is_empty()) {
+    /// (A restored checkpoint's positions override both; `fresh` ignores the committed ones.)
+    fn start_offsets(
+        &self,
+        ids: &[i32],
+        start: &str,
+        fresh: bool,
+    ) -> Result<Vec<Offset>, SourceError> {
+        let committed = match (&self.group, ids.is_empty() || fresh) {
             (Some(group), false) => {
                 let mut list = TopicPartitionList::with_capacity(ids.len());
                 for id in ids {
@@ -340,9 +347,8 @@ impl KafkaSource {
             .collect())
     }
 
-    /// Bounded runs: the end of partition `id`, or `None` when there is nothing to read from
-    /// `start` on.
-    fn bounded_end(&self, id: i32, start: Offset) -> Result<Option<i64>, SourceError> {
+    /// The offset `start` stands for in partition `id`, and the partition's end.
+    fn resolve(&self, id: i32, start: Offset) -> Result<(i64, i64), SourceError> {
         let (low, high) = self
             .consumer
             .fetch_watermarks(&self.topic, id, self.timeout)
@@ -355,18 +361,20 @@ impl KafkaSource {
             Offset::End => high,
             _ => low,
         };
-        Ok((from < high).then_some(high))
+        Ok((from, high))
     }
 
     /// Assigns `ids` at `starts` (bounded runs: only the partitions with something to read).
     fn assign(&mut self, ids: &[i32], starts: &[Offset]) -> Result<(), SourceError> {
         let mut assignment = TopicPartitionList::with_capacity(ids.len());
         for (&id, &start) in ids.iter().zip(starts) {
+            let (from, high) = self.resolve(id, start)?;
             let end = if self.bounded {
-                match self.bounded_end(id, start)? {
-                    Some(end) => Some(end),
-                    None => continue,
+                // Bounded runs take only the partitions with something to read.
+                if from >= high {
+                    continue;
                 }
+                Some(high)
             } else {
                 None
             };
@@ -381,6 +389,7 @@ impl KafkaSource {
             self.owned.push(Owned {
                 id,
                 start,
+                start_position: Some(from),
                 next: None,
                 end,
                 end_checked: false,
@@ -754,6 +763,10 @@ impl Source for KafkaSource {
 
     fn take_skipped(&mut self) -> Vec<Skipped> {
         std::mem::take(&mut self.skipped)
+    }
+
+    fn start_position(&self, partition: usize) -> Option<i64> {
+        self.owned.get(partition).and_then(|p| p.start_position)
     }
 
     fn commit(&mut self, partition: usize, position: i64) {
