@@ -331,8 +331,8 @@ fn worker_main(
         return Err(failure.clone());
     }
     // The operators rebuild their state while the dataflow is built.
-    if let Some(restored) = checkpoints.as_ref().and_then(|c| c.restored()) {
-        if index == 0 {
+    if let Some(c) = checkpoints {
+        if let Some(restored) = c.restored().filter(|_| c.first_to_report()) {
             let took = restored.read_took + building.elapsed();
             eprintln!("{}", crate::checkpoint::report(restored, took));
         }

@@ -306,6 +306,7 @@ pub struct Checkpoints {
     pub names: Vec<String>,
     /// Write failures, for the coordinator to give up on a checkpoint.
     pub failures: Arc<Mutex<Vec<(u64, String)>>>,
+    reported: std::sync::atomic::AtomicBool,
 }
 
 impl Checkpoints {
@@ -355,7 +356,13 @@ impl Checkpoints {
             restored,
             names: part_names(config),
             failures,
+            reported: Default::default(),
         })
+    }
+
+    /// True for the first caller only: one worker per process reports the restore.
+    pub fn first_to_report(&self) -> bool {
+        !self.reported.swap(true, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The checkpoint restored on start.
