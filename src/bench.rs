@@ -2,14 +2,17 @@
 //! figure (or JSON). The shop is generated into memory first, so that neither generation nor
 //! disk is measured.
 
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use crate::checkpoint::{store::Store, PartitionId, Resume};
 use crate::config::{self, Config};
 use crate::generate::kafka::{produce_shop, KafkaTarget};
 use crate::generate::{GenerateOptions, Shop};
 use crate::metrics::Metrics;
-use crate::run::{self, Cluster, Connectors};
+use crate::run::{self, Cluster, Connectors, RunOptions};
 use crate::sink::bad_rows::BadRowSink;
 use crate::source::memory::{MemorySource, Records};
 use crate::source::Source;
@@ -27,6 +30,8 @@ pub struct BenchOptions {
     pub brokers: Option<String>,
     /// Configuration overrides (`key=value`).
     pub sets: Vec<String>,
+    /// When set, also measure checkpoints, with this many rounds of the throughput comparison.
+    pub checkpoint_rounds: Option<usize>,
 }
 
 /// One measured figure.
@@ -55,10 +60,24 @@ fn status_bytes(field: &str) -> Option<f64> {
     Some(kb * 1024.0)
 }
 
+/// CPU time of the process so far, user and system, over all its threads.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name, in parentheses, may hold spaces: count the fields after it.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    // utime and stime, fields 14 and 15 of the line, in clock ticks (USER_HZ, 100 on Linux).
+    Some((ticks(11)? + ticks(12)?) / 100.0)
+}
+
 fn memory_connectors(records: Arc<Records>, rate: Option<f64>) -> Connectors {
     Connectors {
-        source: Arc::new(move |_config: &Config, index, peers, _resume: &_| {
-            let source = MemorySource::new(records.clone(), index, peers);
+        source: Arc::new(move |_config: &Config, index, peers, resume: &Resume| {
+            let next = resume
+                .partitions
+                .get(&PartitionId::File { index, peers })
+                .and_then(|p| p.next);
+            let source = MemorySource::new(records.clone(), index, peers).resume_at(next);
             let source = match rate {
                 Some(rate) => source.paced(rate),
                 None => source,
@@ -71,6 +90,46 @@ fn memory_connectors(records: Arc<Records>, rate: Option<f64>) -> Connectors {
     }
 }
 
+/// What one run took.
+struct Timed {
+    /// Wall-clock seconds.
+    wall: f64,
+    /// CPU seconds of the process (every worker and the checkpoint writer).
+    cpu: f64,
+    metrics: Arc<Metrics>,
+}
+
+fn timed(
+    config: Config,
+    threads: usize,
+    records: &Arc<Records>,
+    rate: Option<f64>,
+    options: RunOptions,
+    metrics: Arc<Metrics>,
+) -> Result<Timed, String> {
+    let cluster = Cluster {
+        threads,
+        processes: 1,
+        process: 0,
+        hostfile: None,
+    };
+    let (started, cpu) = (Instant::now(), cpu_seconds());
+    run::run_with(
+        config,
+        &cluster,
+        memory_connectors(records.clone(), rate),
+        metrics.clone(),
+        options,
+    )?;
+    Ok(Timed {
+        wall: started.elapsed().as_secs_f64(),
+        cpu: cpu_seconds()
+            .zip(cpu)
+            .map_or(f64::NAN, |(end, start)| end - start),
+        metrics,
+    })
+}
+
 fn timed_run(
     config: Config,
     threads: usize,
@@ -78,20 +137,15 @@ fn timed_run(
     rate: Option<f64>,
 ) -> Result<(f64, Arc<Metrics>), String> {
     let metrics = Arc::new(Metrics::default());
-    let cluster = Cluster {
-        threads,
-        processes: 1,
-        process: 0,
-        hostfile: None,
-    };
-    let started = Instant::now();
-    run::run(
+    let run = timed(
         config,
-        &cluster,
-        memory_connectors(records.clone(), rate),
-        metrics.clone(),
+        threads,
+        records,
+        rate,
+        RunOptions::default(),
+        metrics,
     )?;
-    Ok((started.elapsed().as_secs_f64(), metrics))
+    Ok((run.wall, run.metrics))
 }
 
 fn freshness(figure: &mut impl FnMut(&str, f64, &str), metrics: &Metrics, rate: &str) {
@@ -141,6 +195,10 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<Figure>, String> {
         "source.path=memory".to_string(),
     ];
     sets.extend(options.sets.iter().cloned());
+    // The job sees the memory source as a file, whose runs take checkpoints only with
+    // `checkpoint.files`; the Kafka run would take them by default, into ./checkpoints, and a
+    // later bench would then refuse them (another topic). Checkpoints are measured on their own.
+    sets.push("checkpoint.interval=off".to_string());
     let mut compute = sets.clone();
     compute.push("output.sink=discard".to_string());
     let config = config::load(None, Vec::new(), &compute).map_err(|e| e.to_string())?;
@@ -188,6 +246,10 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<Figure>, String> {
             rss / 1_048_576.0,
             "MiB",
         );
+    }
+
+    if let Some(rounds) = options.checkpoint_rounds {
+        checkpoint_figures(options, rounds, &records, &compute, &mut figure)?;
     }
 
     if let Some(url) = &options.redis_url {
@@ -274,4 +336,221 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<Figure>, String> {
         }
     }
     Ok(figures)
+}
+
+/// Where the checkpoint runs stop, as a share of the events: near the end, where the state is
+/// largest, but before the input ends (a run that reaches the end takes no last checkpoint).
+const STOP_AT: f64 = 0.95;
+
+/// The compute-only configuration with checkpoints every `interval` (`None`: off) into `dir`.
+/// The memory source is a file source to the job, so checkpoints need `checkpoint.files`.
+fn checkpoint_config(
+    compute: &[String],
+    interval: Option<&str>,
+    dir: &Path,
+) -> Result<Config, String> {
+    let mut sets = compute.to_vec();
+    match interval {
+        None => sets.push("checkpoint.interval=off".to_string()),
+        Some(interval) => sets.extend([
+            format!("checkpoint.interval={interval}"),
+            "checkpoint.files=true".to_string(),
+            format!("checkpoint.dir={}", dir.display()),
+        ]),
+    }
+    config::load(None, Vec::new(), &sets).map_err(|e| e.to_string())
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Runs the job until it has read `share` of the records' events, then stops it gracefully,
+/// which takes a last checkpoint.
+fn stopped_run(
+    config: Config,
+    threads: usize,
+    records: &Arc<Records>,
+    share: f64,
+) -> Result<Timed, String> {
+    let metrics = Arc::new(Metrics::default());
+    let stop = crate::signals::Stop::new();
+    let target = (records.len() as f64 * share) as u64;
+    let finished = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !finished.load(Ordering::Relaxed) {
+                if Metrics::get(&metrics.events) >= target {
+                    stop.request();
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let options = RunOptions {
+            fresh: false,
+            stop: stop.clone(),
+        };
+        let run = timed(config, threads, records, None, options, metrics.clone());
+        finished.store(true, Ordering::Relaxed);
+        run
+    })
+}
+
+/// Throughput with checkpoints every 10 s and every 1 s against none (medians of `rounds`
+/// interleaved rounds, each run starting with an empty checkpoint directory), then the
+/// checkpoint of a run stopped near the end of the shop, and its restore.
+fn checkpoint_figures(
+    options: &BenchOptions,
+    rounds: usize,
+    records: &Arc<Records>,
+    compute: &[String],
+    figure: &mut impl FnMut(&str, f64, &str),
+) -> Result<(), String> {
+    let temp = tempfile::Builder::new()
+        .prefix("live-shopper-bench-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary checkpoint directory: {e}"))?;
+    checkpoint_throughput(options, rounds, records, compute, temp.path(), figure)?;
+    largest_checkpoint(options, records, compute, temp.path(), figure)
+}
+
+fn checkpoint_throughput(
+    options: &BenchOptions,
+    rounds: usize,
+    records: &Arc<Records>,
+    compute: &[String],
+    dir: &Path,
+    figure: &mut impl FnMut(&str, f64, &str),
+) -> Result<(), String> {
+    let (events, threads) = (records.len() as f64, options.threads);
+    let intervals = [None, Some("10s"), Some("1s")];
+    let mut runs: Vec<Vec<Timed>> = intervals.iter().map(|_| Vec::new()).collect();
+    for _ in 0..rounds.max(1) {
+        for (interval, runs) in intervals.iter().zip(runs.iter_mut()) {
+            let config = checkpoint_config(compute, *interval, dir)?;
+            // Cleared here rather than with `fresh`, which would say so on every run.
+            Store::open(dir)?.clear()?;
+            let metrics = Arc::new(Metrics::default());
+            runs.push(timed(
+                config,
+                threads,
+                records,
+                None,
+                RunOptions::default(),
+                metrics,
+            )?);
+        }
+    }
+    let medians: Vec<(f64, f64, f64)> = runs
+        .iter()
+        .map(|runs| {
+            let of = |value: &dyn Fn(&Timed) -> f64| median(runs.iter().map(value).collect());
+            (
+                of(&|r| r.wall),
+                of(&|r| r.cpu),
+                of(&|r| Metrics::get(&r.metrics.checkpoints) as f64),
+            )
+        })
+        .collect();
+    let (off_wall, off_cpu, _) = medians[0];
+    figure("checkpoints off: throughput", events / off_wall, "events/s");
+    figure(
+        "checkpoints off: events per CPU-second",
+        events / off_cpu,
+        "events/s",
+    );
+    for (interval, &(wall, cpu, taken)) in intervals.iter().zip(&medians).skip(1) {
+        let every = format!("checkpoints every {}", interval.unwrap_or_default());
+        figure(&format!("{every}: throughput"), events / wall, "events/s");
+        figure(
+            &format!("{every}: events per CPU-second"),
+            events / cpu,
+            "events/s",
+        );
+        figure(
+            &format!("{every}: wall-time cost"),
+            (wall / off_wall - 1.0) * 100.0,
+            "%",
+        );
+        figure(
+            &format!("{every}: CPU cost"),
+            (cpu / off_cpu - 1.0) * 100.0,
+            "%",
+        );
+        figure(&format!("{every}: checkpoints taken"), taken, "checkpoints");
+        if taken > 0.0 {
+            let each = (cpu - off_cpu) / taken * 1000.0;
+            figure(&format!("{every}: CPU per checkpoint"), each, "ms");
+        }
+    }
+    Ok(())
+}
+
+fn micros_as_ms(micros: &std::sync::atomic::AtomicU64) -> f64 {
+    Metrics::get(micros) as f64 / 1000.0
+}
+
+/// The largest state: a run stopped near the end takes a last checkpoint of it, and a second
+/// run restores it and reads the rest of the shop.
+fn largest_checkpoint(
+    options: &BenchOptions,
+    records: &Arc<Records>,
+    compute: &[String],
+    dir: &Path,
+    figure: &mut impl FnMut(&str, f64, &str),
+) -> Result<(), String> {
+    // Checkpoints before the last one, as in a job that has run for a while.
+    let config = checkpoint_config(compute, Some("1s"), dir)?;
+    Store::open(dir)?.clear()?;
+    let stopped = stopped_run(config.clone(), options.threads, records, STOP_AT)?;
+    let m = &stopped.metrics;
+    let manifest = match Store::open(dir)?.complete_ones().into_iter().next() {
+        Some(found) if Metrics::get(&m.checkpoints) > 0 => found?.manifest,
+        _ => return Err("the run stopped near the end took no last checkpoint".into()),
+    };
+    let bytes = Metrics::get(&m.checkpoint_bytes) as f64;
+    let held = manifest.stats.records as f64;
+    figure("largest checkpoint: records held", held, "records");
+    figure("largest checkpoint: size", bytes / 1_048_576.0, "MiB");
+    figure(
+        "largest checkpoint: bytes per record held",
+        bytes / held.max(1.0),
+        "bytes/record",
+    );
+    let serialize = micros_as_ms(&m.checkpoint_serialize_micros);
+    figure(
+        "largest checkpoint: serialize (worker threads)",
+        serialize,
+        "ms",
+    );
+    let took = micros_as_ms(&m.checkpoint_micros);
+    figure("largest checkpoint: request to complete", took, "ms");
+
+    let metrics = Arc::new(Metrics::default());
+    let restarted = timed(
+        config,
+        options.threads,
+        records,
+        None,
+        RunOptions::default(),
+        metrics,
+    )?;
+    let m = &restarted.metrics;
+    if Metrics::get(&m.restore_micros) == 0 {
+        return Err("the restarted run restored no checkpoint".into());
+    }
+    figure(
+        "largest checkpoint: restore",
+        micros_as_ms(&m.restore_micros),
+        "ms",
+    );
+    let replayed = Metrics::get(&m.events) as f64;
+    figure(
+        "largest checkpoint: events read after restore",
+        replayed,
+        "events",
+    );
+    Ok(())
 }

@@ -78,6 +78,14 @@ struct BenchArgs {
     /// Override a setting: --set key=value.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
+    /// Also measure checkpoints (in a temporary directory under TMPDIR): throughput with
+    /// checkpoints every 10 s and every 1 s against none, and the write and restore of the
+    /// state near the end of the shop.
+    #[arg(long)]
+    checkpoints: bool,
+    /// With --checkpoints: rounds of the throughput comparison (medians are reported).
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Print the figures as JSON.
     #[arg(long)]
     json: bool,
@@ -430,6 +438,7 @@ fn bench_command(args: BenchArgs) -> Result<(), String> {
         redis_url: args.redis.clone(),
         brokers: args.brokers.clone(),
         sets: args.sets.clone(),
+        checkpoint_rounds: args.checkpoints.then_some(args.rounds.max(1)),
     };
     let figures = live_shopper::bench::bench(&options)?;
     if args.json {

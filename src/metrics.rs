@@ -24,6 +24,19 @@ pub struct Metrics {
     pub watermark: AtomicU64,
     /// The largest event time seen by this process.
     pub largest_event_time: AtomicU64,
+    /// Checkpoints completed (counted by the process whose worker 0 coordinates them).
+    pub checkpoints: AtomicU64,
+    /// The last complete checkpoint: the size of its part files, in bytes.
+    pub checkpoint_bytes: AtomicU64,
+    /// The last complete checkpoint: from asking for it to its manifest being written, in
+    /// microseconds.
+    pub checkpoint_micros: AtomicU64,
+    /// The last complete checkpoint: worker-thread time spent serializing it, summed over every
+    /// operator of every worker, in microseconds.
+    pub checkpoint_serialize_micros: AtomicU64,
+    /// Time to restore the checkpoint on start: reading and checking its files, then the slowest
+    /// worker's rebuild of its operators' state, in microseconds; zero when nothing was restored.
+    pub restore_micros: AtomicU64,
     /// Time from an event's arrival at the job to the moment every sink has written the
     /// emission that first counts it.
     pub freshness: Mutex<Histogram>,
@@ -95,6 +108,11 @@ impl Metrics {
     /// Adds `n` to a counter.
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Sets a gauge.
+    pub fn set(gauge: &AtomicU64, value: u64) {
+        gauge.store(value, Ordering::Relaxed);
     }
 
     /// Reads a counter.

@@ -331,9 +331,12 @@ fn worker_main(
         return Err(failure.clone());
     }
     // The operators rebuild their state while the dataflow is built.
-    if let Some(c) = checkpoints {
-        if let Some(restored) = c.restored().filter(|_| c.first_to_report()) {
-            let took = restored.read_took + building.elapsed();
+    if let Some((c, restored)) = checkpoints.as_ref().and_then(|c| Some((c, c.restored()?))) {
+        let took = restored.read_took + building.elapsed();
+        metrics
+            .restore_micros
+            .fetch_max(took.as_micros() as u64, Ordering::Relaxed);
+        if c.first_to_report() {
             eprintln!("{}", crate::checkpoint::report(restored, took));
         }
     }
@@ -346,7 +349,14 @@ fn worker_main(
             ..Resume::default()
         });
     inputs.advance_to(resume.at);
-    let mut ckpt = WorkerCheckpoints::new(checkpoints.clone(), config, index, peers, control);
+    let mut ckpt = WorkerCheckpoints::new(
+        checkpoints.clone(),
+        config,
+        index,
+        peers,
+        control,
+        metrics.clone(),
+    );
 
     let mut source = (connectors.source)(config, index, peers, &resume)?;
     let mut bad_rows = BadRows::new(

@@ -36,13 +36,17 @@ pub enum Control {
     Stop,
 }
 
-/// How much state one saved part holds, for the start-up report.
+/// How much state one saved part holds, for the start-up report, and what saving it cost.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartStats {
     /// Keys (users or sessions) with state.
     pub keys: u64,
     /// Records held, in windows and waiting for their emission.
     pub records: u64,
+    /// Time the worker thread spent serializing the part, in microseconds: the time its
+    /// emissions wait for the checkpoint (writing happens on another thread).
+    #[serde(default)]
+    pub serialize_micros: u64,
 }
 
 /// Where the window operators of one worker save their state and find it again.

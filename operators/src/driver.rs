@@ -151,6 +151,7 @@ impl<E: ExchangeData> Driver<E> {
         name: &str,
         ckpt: &Checkpointing,
     ) {
+        let started = std::time::Instant::now();
         let mut part = PartWriter::new();
         part.put(&self.largest_time);
         part.put(&self.latest_run);
@@ -183,7 +184,9 @@ impl<E: ExchangeData> Driver<E> {
         });
         part.put(&count);
         part.append(keys);
-        ckpt.store.save(id, name, part.into_bytes(), stats);
+        let part = part.into_bytes();
+        stats.serialize_micros = started.elapsed().as_micros() as u64;
+        ckpt.store.save(id, name, part, stats);
     }
 
     /// Restores the keys of this worker from the parts of every worker of a checkpoint.

@@ -354,6 +354,7 @@ impl<A: Aggregate> KeyedLogic for Rolling<A> {
         PartStats {
             keys: self.keys.len() as u64,
             records: self.keys.values().map(|s| s.log.records.len() as u64).sum(),
+            ..PartStats::default()
         }
     }
 

@@ -615,6 +615,7 @@ impl<S: SessionFeatures> KeyedLogic for Sessions<S> {
                 .values()
                 .flat_map(|s| s.runs.iter().map(|r| r.orders.len() as u64))
                 .sum(),
+            ..PartStats::default()
         }
     }
 

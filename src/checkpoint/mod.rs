@@ -362,7 +362,9 @@ impl Checkpoints {
 
     /// True for the first caller only: one worker per process reports the restore.
     pub fn first_to_report(&self) -> bool {
-        !self.reported.swap(true, std::sync::atomic::Ordering::Relaxed)
+        !self
+            .reported
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The checkpoint restored on start.

@@ -295,6 +295,7 @@ mod tests {
             stats: PartStats {
                 keys: 2,
                 records: 3,
+                serialize_micros: 4,
             },
         }
     }
@@ -313,6 +314,14 @@ mod tests {
             flipped[at] ^= 1;
             assert!(decode_part(&flipped).is_err(), "flipped byte {at}");
         }
+    }
+
+    #[test]
+    fn headers_without_the_serialize_time_still_read() {
+        let older = r#"{"id":7,"name":"CartLane","worker":1,"stats":{"keys":2,"records":3}}"#;
+        let header: PartHeader = serde_json::from_str(older).expect("the header reads");
+        assert_eq!(header.stats.records, 3);
+        assert_eq!(header.stats.serialize_micros, 0);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use timely::dataflow::ProbeHandle;
 
 use super::store::{Manifest, PartEntry, Store, FORMAT};
 use super::{Checkpoints, SavedPartition, SOURCE_PART};
+use crate::metrics::Metrics;
 
 /// Control messages as the worker's dataflow delivered them.
 pub type ControlLog = Rc<RefCell<Vec<Control>>>;
@@ -47,6 +48,7 @@ struct Coordinator {
     in_flight: Option<InFlight>,
     last_requested: bool,
     settings: BTreeMap<String, String>,
+    metrics: Arc<Metrics>,
 }
 
 /// A checkpoint that does not complete in this long is given up (a part that could not be
@@ -115,18 +117,32 @@ impl Coordinator {
         {
             return;
         }
-        let (id, at, last) = (flight.id, flight.at, flight.last);
+        let (id, at, last, started) = (flight.id, flight.at, flight.last, flight.started);
         match self.complete(store, id, at) {
-            Ok(()) => {
+            Ok(manifest) => {
                 inputs.control(Control::Committed { id, last });
                 store.prune(self.keep);
+                self.measured(&manifest, started.elapsed());
             }
             Err(e) => eprintln!("live-shopper: cannot complete checkpoint {id}: {e}"),
         }
         self.in_flight = None;
     }
 
-    fn complete(&self, store: &Store, id: u64, at: Millis) -> Result<(), String> {
+    /// Records what the complete checkpoint `manifest` cost.
+    fn measured(&self, manifest: &Manifest, took: Duration) {
+        let m = &self.metrics;
+        Metrics::add(&m.checkpoints, 1);
+        let bytes = manifest.parts.iter().map(|p| p.bytes).sum();
+        Metrics::set(&m.checkpoint_bytes, bytes);
+        Metrics::set(&m.checkpoint_micros, took.as_micros() as u64);
+        Metrics::set(
+            &m.checkpoint_serialize_micros,
+            manifest.stats.serialize_micros,
+        );
+    }
+
+    fn complete(&self, store: &Store, id: u64, at: Millis) -> Result<Manifest, String> {
         let mut parts = Vec::new();
         let mut stats = PartStats::default();
         for name in &self.checkpoints.names {
@@ -137,6 +153,7 @@ impl Coordinator {
                 if name != SOURCE_PART {
                     stats.keys += header.stats.keys;
                     stats.records += header.stats.records;
+                    stats.serialize_micros += header.stats.serialize_micros;
                 }
                 parts.push(PartEntry {
                     file: Store::part_file(name, worker),
@@ -145,7 +162,7 @@ impl Coordinator {
                 });
             }
         }
-        store.complete(&Manifest {
+        let manifest = Manifest {
             format: FORMAT,
             id,
             at,
@@ -154,7 +171,9 @@ impl Coordinator {
             settings: self.settings.clone(),
             stats,
             parts,
-        })
+        };
+        store.complete(&manifest)?;
+        Ok(manifest)
     }
 }
 
@@ -178,12 +197,14 @@ pub struct WorkerCheckpoints {
 
 impl WorkerCheckpoints {
     /// The bookkeeping of worker `index` of `peers`; `checkpoints` is `None` when they are off.
+    /// Worker 0 records what each checkpoint cost in `metrics`.
     pub fn new(
         checkpoints: Option<Arc<Checkpoints>>,
         config: &crate::config::Config,
         index: usize,
         peers: usize,
         control: ControlLog,
+        metrics: Arc<Metrics>,
     ) -> WorkerCheckpoints {
         let coordinator = match (&checkpoints, index) {
             (Some(c), 0) => Some(Coordinator {
@@ -196,6 +217,7 @@ impl WorkerCheckpoints {
                 in_flight: None,
                 last_requested: false,
                 settings: super::state_settings(config),
+                metrics,
             }),
             _ => None,
         };
@@ -297,7 +319,11 @@ impl WorkerCheckpoints {
         let Some(checkpoints) = &self.checkpoints else {
             return;
         };
-        let last = self.history.back().map(|(_, p)| p.clone()).unwrap_or_default();
+        let last = self
+            .history
+            .back()
+            .map(|(_, p)| p.clone())
+            .unwrap_or_default();
         let requested = self.requests.drain(..).map(|(id, _)| id);
         let asked = messages.into_iter().filter_map(|message| match message {
             Control::Checkpoint { id, .. } => Some(id),

@@ -58,6 +58,17 @@ impl MemorySource {
         }
     }
 
+    /// Starts at record `next` (a position a checkpoint saved) instead of the first: the first of
+    /// this worker's records at or after it.
+    pub fn resume_at(mut self, next: Option<i64>) -> MemorySource {
+        if let Some(next) = next {
+            let next = next.max(0) as usize;
+            let index = self.next % self.peers;
+            self.next = next + (index + self.peers - next % self.peers) % self.peers;
+        }
+        self
+    }
+
     /// Delivers at most `rate` records per second over all workers.
     pub fn paced(mut self, rate: f64) -> MemorySource {
         self.pace = Some((rate / self.peers as f64, None));
@@ -108,5 +119,33 @@ impl Source for MemorySource {
         } else {
             Status::End
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn positions(mut source: MemorySource) -> Vec<i64> {
+        let mut seen = Vec::new();
+        let status = source
+            .poll(100, &mut |_, _, position| seen.push(position))
+            .expect("memory never fails");
+        assert_eq!(status, Status::Records);
+        seen
+    }
+
+    #[test]
+    fn resuming_starts_at_the_first_own_record_at_or_after_the_position() {
+        let mut records = Records::default();
+        for i in 0..10 {
+            records.push(format!("record {i}").as_bytes());
+        }
+        let records = Arc::new(records);
+        let source = |next| MemorySource::new(records.clone(), 1, 3).resume_at(next);
+        assert_eq!(positions(source(None)), [1, 4, 7]);
+        assert_eq!(positions(source(Some(4))), [4, 7]);
+        assert_eq!(positions(source(Some(5))), [7]);
+        assert_eq!(positions(source(Some(2))), [4, 7]);
     }
 }
