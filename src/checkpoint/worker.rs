@@ -305,7 +305,6 @@ impl WorkerCheckpoints {
             }
         }
         self.save_sources();
-        self.forget_passed(probe);
         if let Some(coordinator) = self.coordinator.as_mut() {
             coordinator.step(inputs, probe, self.stopping);
         }
@@ -332,18 +331,6 @@ impl WorkerCheckpoints {
         for id in requested.chain(asked).collect::<Vec<_>>() {
             let payload = bincode::serialize(&last).unwrap_or_default();
             checkpoints.save(id, SOURCE_PART, self.index, payload, PartStats::default());
-        }
-    }
-
-    /// Drops the positions no checkpoint can ask for: one is asked for at worker 0's input
-    /// time, which is never behind the dataflow's frontier, so only the positions at the first
-    /// time at or after the frontier and later can be the answer. The newest entry is kept.
-    fn forget_passed(&mut self, probe: &ProbeHandle<u64>) {
-        let Some(frontier) = probe.with_frontier(|f| f.iter().min().copied()) else {
-            return;
-        };
-        while self.history.len() > 1 && self.history.get(1).is_some_and(|(t, _)| *t <= frontier) {
-            self.history.pop_front();
         }
     }
 
