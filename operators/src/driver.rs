@@ -127,10 +127,33 @@ impl Shared {
     }
 }
 
+/// The records waiting for one emission, and beside each the time it entered at (which only
+/// checkpoints look at, so the records go to the emission as they are).
+struct Waiting<E> {
+    records: Vec<Keyed<E>>,
+    entered: Vec<Millis>,
+}
+
+impl<E> Default for Waiting<E> {
+    fn default() -> Self {
+        Waiting {
+            records: Vec::new(),
+            entered: Vec::new(),
+        }
+    }
+}
+
+impl<E> Waiting<E> {
+    fn push(&mut self, entered: Millis, record: Keyed<E>) {
+        self.records.push(record);
+        self.entered.push(entered);
+    }
+}
+
 /// What the driver holds besides the keys' state.
 struct Driver<E> {
-    /// Records by the emission that first counts them, with the time they entered at.
-    pending: BTreeMap<Millis, Vec<(Millis, Keyed<E>)>>,
+    /// Records by the emission that first counts them.
+    pending: BTreeMap<Millis, Waiting<E>>,
     timers: Timers,
     largest_time: Millis,
     /// The latest emission run: what a republish writes is as of then.
@@ -158,11 +181,13 @@ impl<E: ExchangeData> Driver<E> {
         let pending: Vec<(Millis, &Keyed<E>)> = self
             .pending
             .iter()
-            .flat_map(|(&emission, records)| {
-                records
+            .flat_map(|(&emission, waiting)| {
+                waiting
+                    .records
                     .iter()
-                    .filter(|(entered, _)| *entered < at)
-                    .map(move |(_, record)| (emission, record))
+                    .zip(&waiting.entered)
+                    .filter(|(_, entered)| **entered < at)
+                    .map(move |(record, _)| (emission, record))
             })
             .collect();
         part.put(&(pending.len() as u64));
@@ -205,7 +230,7 @@ impl<E: ExchangeData> Driver<E> {
                 let (emission, record): (Millis, Keyed<E>) = part.take()?;
                 if ckpt.owns(&record.key) {
                     // Entered before the checkpoint: not to be left out of any later one.
-                    self.pending.entry(emission).or_default().push((0, record));
+                    self.pending.entry(emission).or_default().push(0, record);
                 }
             }
             let timers: Vec<(Millis, String)> = part.take()?;
@@ -286,11 +311,7 @@ pub fn emission_operator<'s, L: KeyedLogic>(
                     for batch in data {
                         for record in batch.drain(..) {
                             let at = effective_emission(record.time, entered, interval);
-                            driver
-                                .pending
-                                .entry(at)
-                                .or_default()
-                                .push((entered, record));
+                            driver.pending.entry(at).or_default().push(entered, record);
                         }
                     }
                 });
@@ -350,13 +371,7 @@ pub fn emission_operator<'s, L: KeyedLogic>(
                     }
                     let Some(cap) = held.as_ref() else { break };
                     let cap = cap.delayed(&next);
-                    let records = driver
-                        .pending
-                        .remove(&next)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|(_, record)| record)
-                        .collect();
+                    let records = driver.pending.remove(&next).unwrap_or_default().records;
                     let due = driver.timers.remove(&next).unwrap_or_default();
                     logic.emit(next, records, due, &mut driver.timers, &mut out);
                     driver.latest_run = next;
