@@ -84,7 +84,8 @@ fn fixture() -> &'static Fixture {
         let diff = support::differences(&reference, &expected);
         assert!(
             diff.is_empty(),
-            "a run without faults differs from the file source: {diff}"
+            "a run without faults differs from the file source: {diff}\n{}",
+            job.stderr()
         );
         Fixture {
             brokers,
@@ -353,7 +354,14 @@ fn a_killed_job_resumes_from_its_checkpoint() {
             "{}: restores the newest checkpoint:\n{stderr}",
             case.name
         );
-        case.assert_expected(fixture, &format!("killed at {keys} keys"));
+        let diff = support::differences(&fixture.expected, &case.redis.state());
+        assert!(
+            diff.is_empty(),
+            "{}: killed at {keys} keys, the end differs from the run without faults: {diff}\n\
+             killed run:\n{}\nrestarted run:\n{stderr}",
+            case.name,
+            job.stderr()
+        );
     }
 }
 

@@ -218,3 +218,71 @@ fn two_workers_reading_kafka_republish_into_a_redis_restarted_empty() {
     let markers: Vec<String> = redis.markers().into_keys().collect();
     assert_eq!(markers, vec![marker::key(0), marker::key(1)]);
 }
+
+/// A closed session's value written again (after a loss of data) keeps the expiry of a key
+/// Redis still holds, and only a missing key gets the expiry the job computed. The job knows
+/// what remains of a closed session's retention only in event time, which in a replay runs far
+/// ahead of Redis's clock: a plain `SET PX` would make a session that Redis still holds vanish
+/// seconds later.
+#[test]
+fn a_closed_sessions_value_written_again_keeps_the_expiry_redis_has() {
+    use live_shopper::config::RedisSettings;
+    use live_shopper::sink::redis::RedisWriter;
+    use operators::republish::Republish;
+    use operators::FeatureWrite;
+
+    let redis = RedisServer::start();
+    let mut conn = redis
+        .connection()
+        .expect("connect to the test redis-server");
+    let _: () = redis::cmd("SET")
+        .arg("session:s1:session_duration")
+        .arg("120000")
+        .arg("PX")
+        .arg(600_000)
+        .query(&mut conn)
+        .expect("SET");
+    let settings = RedisSettings {
+        url: redis.url(),
+        max_backoff: Duration::from_secs(1),
+        connect_timeout: Duration::from_secs(5),
+        reply_timeout: Duration::from_secs(5),
+    };
+    let mut writer = RedisWriter::new(&settings, Arc::new(Metrics::default()), Republish::new())
+        .expect("a writer");
+    let again = |key: &str, value: &str, keep_expiry| FeatureWrite {
+        key: key.to_string(),
+        value: Some(value.to_string()),
+        ttl_ms: 2_000,
+        keep_expiry,
+    };
+    writer.send(&[
+        again("session:s1:session_duration", "125000", true),
+        again("session:s2:session_duration", "5000", true),
+        again("user:u1:view_count_5m", "3", false),
+    ]);
+    writer.finish();
+    let read = |conn: &mut redis::Connection, key: &str| -> (Option<String>, i64) {
+        let value = redis::cmd("GET").arg(key).query(conn).expect("GET");
+        let ttl = redis::cmd("PTTL").arg(key).query(conn).expect("PTTL");
+        (value, ttl)
+    };
+    let (value, ttl) = read(&mut conn, "session:s1:session_duration");
+    assert_eq!(value.as_deref(), Some("125000"), "the value is written");
+    assert!(
+        ttl > 500_000,
+        "the key Redis held keeps its expiry: {ttl} ms left"
+    );
+    let (value, ttl) = read(&mut conn, "session:s2:session_duration");
+    assert_eq!(value.as_deref(), Some("5000"));
+    assert!(
+        (1..=2_000).contains(&ttl),
+        "a missing key gets the job's: {ttl} ms"
+    );
+    let (value, ttl) = read(&mut conn, "user:u1:view_count_5m");
+    assert_eq!(value.as_deref(), Some("3"));
+    assert!(
+        (1..=2_000).contains(&ttl),
+        "other writes set their expiry: {ttl} ms"
+    );
+}

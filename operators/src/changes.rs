@@ -41,6 +41,13 @@ pub struct FeatureWrite {
     pub value: Option<String>,
     /// Expiry of a set, in milliseconds (unused for deletes).
     pub ttl_ms: u64,
+    /// Whether a key the store still holds keeps its own expiry, and only a missing key gets
+    /// `ttl_ms`. Set on the values of closed sessions written again after the store lost data:
+    /// their remaining expiry is known only in event time, which in a replay runs far ahead of
+    /// the wall clock the store counts in, so a plain set would cut short an expiry the store
+    /// had right.
+    #[serde(default)]
+    pub keep_expiry: bool,
 }
 
 /// Freshly computed feature values, rendered into buffers that are reused from one emission

@@ -246,6 +246,7 @@ impl<A: Aggregate> Rolling<A> {
                             key: feature_key(config, key, feature, spec),
                             value: value.map(str::to_string),
                             ttl_ms,
+                            keep_expiry: false,
                         })
                     });
             }
@@ -387,6 +388,7 @@ impl<A: Aggregate> KeyedLogic for Rolling<A> {
                         key: feature_key(&self.config, key, feature, spec),
                         value: Some(value.to_string()),
                         ttl_ms: spec.length + self.config.grace,
+                        keep_expiry: false,
                     });
                 }
             }

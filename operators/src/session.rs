@@ -336,6 +336,7 @@ fn publish(
             key: feature_key(config, key, feature),
             value: value.map(str::to_string),
             ttl_ms,
+            keep_expiry: false,
         })
     });
 }
@@ -648,6 +649,7 @@ impl<S: SessionFeatures> KeyedLogic for Sessions<S> {
                 key: feature_key(config, key, feature),
                 value: Some(value.to_string()),
                 ttl_ms,
+                keep_expiry: true,
             });
         }
         for (key, state) in &self.keys {
@@ -656,6 +658,7 @@ impl<S: SessionFeatures> KeyedLogic for Sessions<S> {
                     key: feature_key(config, key, feature),
                     value: Some(value.to_string()),
                     ttl_ms: config.gap + config.retention,
+                    keep_expiry: false,
                 });
             }
         }
@@ -1049,7 +1052,8 @@ mod tests {
             let mut closed = 0;
             for write in &again {
                 let (_, until) = &self.0[&write.key];
-                if write.ttl_ms == open_ttl {
+                if !write.keep_expiry {
+                    assert_eq!(write.ttl_ms, open_ttl, "{} at {now}", write.key);
                     assert!(now + write.ttl_ms >= *until, "{} at {now}", write.key);
                 } else {
                     assert_eq!(now + write.ttl_ms, *until, "{} at {now}", write.key);

@@ -151,7 +151,8 @@ impl RedisWriter {
         self.republish.request();
     }
 
-    /// `SET key value PX ttl` per change; consecutive deletes share one `DEL`. Order is kept.
+    /// `SET key value PX ttl` per change (for a write that keeps an existing key's expiry,
+    /// `SET NX PX` then `SET XX KEEPTTL`); consecutive deletes share one `DEL`. Order is kept.
     /// With `marker`, the check goes last, so that a marker found there means that every write
     /// before it is in Redis.
     fn pack(writes: &[FeatureWrite], marker: Option<redis::Cmd>) -> (Vec<u8>, u64) {
@@ -161,6 +162,22 @@ impl RedisWriter {
         while i < writes.len() {
             let write = &writes[i];
             match &write.value {
+                Some(value) if write.keep_expiry => {
+                    // A missing key gets the expiry; a key still there keeps its own.
+                    pipe.cmd("SET")
+                        .arg(&write.key)
+                        .arg(value)
+                        .arg("NX")
+                        .arg("PX")
+                        .arg(write.ttl_ms.max(1));
+                    pipe.cmd("SET")
+                        .arg(&write.key)
+                        .arg(value)
+                        .arg("XX")
+                        .arg("KEEPTTL");
+                    commands += 1;
+                    i += 1;
+                }
                 Some(value) => {
                     pipe.cmd("SET")
                         .arg(&write.key)
