@@ -31,6 +31,24 @@ pub fn gcd(a: Millis, b: Millis) -> Millis {
     }
 }
 
+/// Parses a duration written as a whole number and a unit (`500ms`, `5s`, `30m`, `1h`, `24h`,
+/// `7d`); `None` for anything else or a value that overflows.
+pub fn parse_duration(text: &str) -> Option<Millis> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let scale = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    number.checked_mul(scale)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,5 +62,8 @@ mod tests {
         assert_eq!(effective_emission(1500, 3001, 1000), 4000);
         assert_eq!(effective_emission(1500, 1001, 1000), 2000);
         assert_eq!(gcd(1000, 250), 250);
+        assert_eq!(parse_duration("30m"), Some(1_800_000));
+        assert_eq!(parse_duration("5 s"), None);
+        assert_eq!(parse_duration("h"), None);
     }
 }

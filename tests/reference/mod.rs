@@ -53,9 +53,10 @@ pub fn arrive(events: Vec<ShopperEvent>, settings: &Settings) -> Vec<Arrived> {
         .collect()
 }
 
-type Values = BTreeMap<String, String>;
+/// Feature values by store key.
+pub type Values = BTreeMap<String, String>;
 
-fn product_features(user: &str, window: &str, events: &[&ShopperEvent]) -> Values {
+pub fn product_features(user: &str, window: &str, events: &[&ShopperEvent]) -> Values {
     let mut out = Values::new();
     if events.is_empty() {
         return out;
@@ -95,7 +96,7 @@ fn product_features(user: &str, window: &str, events: &[&ShopperEvent]) -> Value
     out
 }
 
-fn category_of(e: &ShopperEvent) -> Option<&str> {
+pub fn category_of(e: &ShopperEvent) -> Option<&str> {
     match e.kind {
         EventKind::ProductView => e.products.first()?.category.as_deref(),
         EventKind::ListView => e.list_name.as_deref(),
@@ -103,7 +104,7 @@ fn category_of(e: &ShopperEvent) -> Option<&str> {
     }
 }
 
-fn category_features(user: &str, window: &str, events: &[&ShopperEvent]) -> Values {
+pub fn category_features(user: &str, window: &str, events: &[&ShopperEvent]) -> Values {
     let mut out = Values::new();
     if events.is_empty() {
         return out;
@@ -128,7 +129,7 @@ fn category_features(user: &str, window: &str, events: &[&ShopperEvent]) -> Valu
     out
 }
 
-fn cart_features(user: &str, window: &str, events: &[&ShopperEvent]) -> Values {
+pub fn cart_features(user: &str, window: &str, events: &[&ShopperEvent]) -> Values {
     let mut out = Values::new();
     if events.is_empty() {
         return out;
@@ -153,7 +154,7 @@ fn cart_features(user: &str, window: &str, events: &[&ShopperEvent]) -> Values {
     out
 }
 
-fn purchase_features(user: &str, window: &str, events: &[&ShopperEvent]) -> Values {
+pub fn purchase_features(user: &str, window: &str, events: &[&ShopperEvent]) -> Values {
     let mut out = Values::new();
     if events.is_empty() {
         return out;
@@ -172,7 +173,7 @@ fn purchase_features(user: &str, window: &str, events: &[&ShopperEvent]) -> Valu
     out
 }
 
-fn is_session_event(e: &ShopperEvent) -> bool {
+pub fn is_session_event(e: &ShopperEvent) -> bool {
     matches!(
         e.kind,
         EventKind::PageView
@@ -185,7 +186,7 @@ fn is_session_event(e: &ShopperEvent) -> bool {
     )
 }
 
-fn session_features(sid: &str, run: &[&ShopperEvent]) -> Values {
+pub fn session_features(sid: &str, run: &[&ShopperEvent]) -> Values {
     let mut out = Values::new();
     let k = |f: &str| format!("session:{sid}:{f}");
     let first = run[0];

@@ -1,0 +1,31 @@
+//! `count`: the records that pass the feature's filter (and have its property, if it names one).
+
+use operators::Order;
+
+use super::{Accumulate, Input, Value};
+
+/// A count.
+#[derive(Clone, Debug, Default)]
+pub struct Count {
+    n: u64,
+    /// Whether only records with the property count.
+    pub with_property: bool,
+}
+
+impl Accumulate for Count {
+    fn insert(&mut self, _order: Order, value: Option<&Input>, _group: Option<&Input>) {
+        if !self.with_property || value.is_some() {
+            self.n += 1;
+        }
+    }
+
+    fn remove(&mut self, _order: Order, value: Option<&Input>, _group: Option<&Input>) {
+        if !self.with_property || value.is_some() {
+            self.n = self.n.saturating_sub(1);
+        }
+    }
+
+    fn value(&self) -> Option<Value> {
+        Some(Value::count(self.n as usize))
+    }
+}

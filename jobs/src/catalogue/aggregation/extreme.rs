@@ -1,0 +1,43 @@
+//! `min` and `max` of a property: a multiset of the values inside.
+
+use std::collections::BTreeMap;
+
+use operators::Order;
+
+use super::{adjust, Accumulate, Input, Value};
+
+/// The values inside, with their counts.
+#[derive(Clone, Debug, Default)]
+pub struct Extremes {
+    values: BTreeMap<Input, u64>,
+}
+
+impl Extremes {
+    /// The smallest value.
+    pub fn min(&self) -> Option<Value> {
+        self.values.keys().next().map(Value::of)
+    }
+
+    /// The largest value.
+    pub fn max(&self) -> Option<Value> {
+        self.values.keys().next_back().map(Value::of)
+    }
+}
+
+impl Accumulate for Extremes {
+    fn insert(&mut self, _order: Order, value: Option<&Input>, _group: Option<&Input>) {
+        if let Some(v) = value {
+            adjust(&mut self.values, v, true);
+        }
+    }
+
+    fn remove(&mut self, _order: Order, value: Option<&Input>, _group: Option<&Input>) {
+        if let Some(v) = value {
+            adjust(&mut self.values, v, false);
+        }
+    }
+
+    fn value(&self) -> Option<Value> {
+        self.min()
+    }
+}

@@ -1,0 +1,127 @@
+//! Grouped aggregations: `groups_at_least` (groups with at least N records) and
+//! `mean_of_earliest` (mean over groups of the property of each group's earliest record).
+
+use std::collections::BTreeMap;
+
+use operators::Order;
+
+use super::{adjust, number, Accumulate, Input, Number, Value};
+
+/// Records per group, and how many groups reach the threshold.
+#[derive(Clone, Debug)]
+pub struct Groups {
+    at_least: u64,
+    counts: BTreeMap<Input, u64>,
+    reached: u64,
+}
+
+impl Groups {
+    /// Counts the groups with at least `at_least` records.
+    pub fn new(at_least: u64) -> Groups {
+        Groups {
+            at_least: at_least.max(1),
+            counts: BTreeMap::new(),
+            reached: 0,
+        }
+    }
+}
+
+impl Accumulate for Groups {
+    fn insert(&mut self, _order: Order, _value: Option<&Input>, group: Option<&Input>) {
+        if let Some(g) = group {
+            adjust(&mut self.counts, g, true);
+            if self.counts.get(g) == Some(&self.at_least) {
+                self.reached += 1;
+            }
+        }
+    }
+
+    fn remove(&mut self, _order: Order, _value: Option<&Input>, group: Option<&Input>) {
+        if let Some(g) = group {
+            if self.counts.get(g) == Some(&self.at_least) {
+                self.reached = self.reached.saturating_sub(1);
+            }
+            adjust(&mut self.counts, g, false);
+        }
+    }
+
+    fn value(&self) -> Option<Value> {
+        Some(Value::count(self.reached as usize))
+    }
+}
+
+/// Per group its records in order with their values, and the sum and count of the groups'
+/// earliest values.
+#[derive(Clone, Debug, Default)]
+pub struct Earliest {
+    groups: BTreeMap<Input, BTreeMap<Order, Option<Number>>>,
+    sum: Option<(i128, i128)>,
+    n: u64,
+}
+
+impl Earliest {
+    fn earliest(records: &BTreeMap<Order, Option<Number>>) -> Option<Number> {
+        records.values().next().copied().flatten()
+    }
+
+    fn count(&mut self, value: Option<Number>, sign: i128) {
+        let Some(v) = value else { return };
+        let (num, den) = v.parts();
+        let (sum, common) = self.sum.get_or_insert((0, den));
+        if *common == den {
+            *sum += sign * num;
+        } else {
+            *sum = *sum * den + sign * num * *common;
+            *common *= den;
+        }
+        if sign > 0 {
+            self.n += 1;
+        } else {
+            self.n = self.n.saturating_sub(1);
+        }
+    }
+
+    fn change(&mut self, group: &Input, update: impl FnOnce(&mut BTreeMap<Order, Option<Number>>)) {
+        let records = self.groups.entry(group.clone()).or_default();
+        let before = Self::earliest(records);
+        let had = !records.is_empty();
+        update(records);
+        let after = Self::earliest(records);
+        let has = !records.is_empty();
+        if !has {
+            self.groups.remove(group);
+        }
+        if had {
+            self.count(before, -1);
+        }
+        if has {
+            self.count(after, 1);
+        }
+    }
+}
+
+impl Accumulate for Earliest {
+    fn insert(&mut self, order: Order, value: Option<&Input>, group: Option<&Input>) {
+        if let Some(g) = group {
+            let value = number(value);
+            self.change(g, |records| {
+                records.insert(order, value);
+            });
+        }
+    }
+
+    fn remove(&mut self, order: Order, _value: Option<&Input>, group: Option<&Input>) {
+        if let Some(g) = group {
+            self.change(g, |records| {
+                records.remove(&order);
+            });
+        }
+    }
+
+    /// The mean of the groups' earliest values; absent when no group's earliest record has one.
+    fn value(&self) -> Option<Value> {
+        let (sum, den) = self.sum?;
+        let den = den.checked_mul(self.n as i128)?;
+        Number::ratio(sum, den).map(Value::Number)
+    }
+}

@@ -1,0 +1,176 @@
+//! The feature catalogue: lanes and features as data (`config/features.toml`).
+//!
+//! A lane names the events it takes, its key (user: rolling windows; session: session windows)
+//! and its features; a feature names an [`Aggregation`], the event property it reads, an
+//! optional filter and grouping, or for a derived value the features of the same lane it is
+//! computed from. [`Catalogue::parse`] checks all of it and says, for a mistake, which lane,
+//! which feature and what is allowed.
+
+pub mod aggregation;
+mod check;
+pub mod filter;
+pub mod lane;
+pub mod property;
+pub mod spec;
+pub mod value;
+
+pub use aggregation::Aggregation;
+pub use filter::{Criterion, Filter, Test};
+pub use lane::{Accumulators, Record};
+pub use property::Property;
+pub use value::{Input, Number, Value};
+
+use operators::Millis;
+
+/// The catalogue that ships with the job: SPEC section 3's features and the example lanes.
+pub const DEFAULT_CATALOGUE: &str = include_str!("../../../config/features.toml");
+
+/// A mistake in a catalogue file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatalogueError(pub String);
+
+impl std::fmt::Display for CatalogueError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "features catalogue: {}", self.0)
+    }
+}
+
+impl std::error::Error for CatalogueError {}
+
+/// What a lane is keyed by, which decides its windows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LaneKey {
+    /// The user key: rolling windows.
+    User,
+    /// The session key: session windows.
+    Session,
+}
+
+/// A lane's windows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Windowing {
+    /// Rolling windows: each one's name (the key suffix, e.g. `5m`) and length.
+    Rolling(Vec<(String, Millis)>),
+    /// Session windows closing `gap` after a session's last event.
+    Session {
+        /// The largest gap within one session.
+        gap: Millis,
+    },
+}
+
+/// Where a feature's input comes from: a property, or one property per event type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Column {
+    /// Per event type (`None`: every event), the property read.
+    pub sources: Vec<(Option<String>, Property)>,
+}
+
+impl Column {
+    /// The column's value for `event`.
+    pub fn of(&self, event: &crate::event::ShopperEvent) -> Option<Input> {
+        let kind = event.kind.as_str();
+        self.sources
+            .iter()
+            .find(|(on, _)| on.as_deref().is_none_or(|on| on == kind))
+            .and_then(|(_, property)| property.of(event))
+    }
+}
+
+/// One feature of a lane.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Feature {
+    /// The `<feature>` part of the key.
+    pub name: String,
+    /// What it computes.
+    pub aggregation: Aggregation,
+    /// The column it aggregates, if any.
+    pub column: Option<usize>,
+    /// The column that groups records, if any.
+    pub group: Option<usize>,
+    /// Which records count.
+    pub filter: Filter,
+    /// Whether it is written to the store.
+    pub output: bool,
+}
+
+/// One lane.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lane {
+    /// Its name (`product`, `cart`, ...).
+    pub name: String,
+    /// Its key.
+    pub key: LaneKey,
+    /// The event types it takes.
+    pub events: Vec<String>,
+    /// Properties an event must have to take part.
+    pub require: Vec<Column>,
+    /// Criteria every event of the lane meets.
+    pub criteria: Vec<Criterion>,
+    /// Its windows.
+    pub windowing: Windowing,
+    /// Its features, in the catalogue's order.
+    pub features: Vec<Feature>,
+    /// The inputs its records carry, shared by the features that read the same.
+    pub columns: Vec<Column>,
+}
+
+/// A checked catalogue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Catalogue {
+    /// The lanes, by name.
+    pub lanes: Vec<Lane>,
+}
+
+impl Catalogue {
+    /// Reads and checks a catalogue file's text.
+    pub fn parse(text: &str) -> Result<Catalogue, CatalogueError> {
+        let file: spec::CatalogueFile =
+            toml::from_str(text).map_err(|e| CatalogueError(e.to_string()))?;
+        let lanes = file
+            .lanes
+            .into_iter()
+            .map(|(name, entry)| check::lane(name, entry))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Catalogue { lanes })
+    }
+
+    /// The catalogue that ships with the job.
+    pub fn builtin() -> Result<Catalogue, CatalogueError> {
+        Catalogue::parse(DEFAULT_CATALOGUE)
+    }
+
+    /// The lane called `name`.
+    pub fn lane(&self, name: &str) -> Option<&Lane> {
+        self.lanes.iter().find(|lane| lane.name == name)
+    }
+}
+
+impl Lane {
+    /// Whether `event` belongs to the lane.
+    pub fn takes(&self, event: &crate::event::ShopperEvent) -> bool {
+        let kind = event.kind.as_str();
+        let keyed = match self.key {
+            LaneKey::User => true,
+            LaneKey::Session => event.session.is_some(),
+        };
+        keyed
+            && self.events.iter().any(|e| e == kind)
+            && self.require.iter().all(|c| c.of(event).is_some())
+            && self.criteria.iter().all(|c| c.holds(event))
+    }
+
+    /// The lane's record of `event`, if it belongs to the lane.
+    pub fn record(&self, event: &crate::event::ShopperEvent) -> Option<Record> {
+        if !self.takes(event) {
+            return None;
+        }
+        let values = self.columns.iter().map(|c| c.of(event)).collect();
+        let mut passes = 0u64;
+        for (i, feature) in self.features.iter().enumerate() {
+            if feature.filter.passes(event) {
+                passes |= 1 << i;
+            }
+        }
+        Some(Record { values, passes })
+    }
+}

@@ -1,0 +1,138 @@
+//! Event properties by name: what a catalogue's lanes, features and filters can read of an event.
+
+use crate::event::ShopperEvent;
+
+use super::value::{Input, Number};
+
+/// A property of a shopper event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Property {
+    /// The event type, as SPEC section 1 spells it (`product_view`, ...).
+    Event,
+    /// The event time in milliseconds since the Unix epoch.
+    Time,
+    /// The user key.
+    User,
+    /// The session key.
+    Session,
+    /// `id` of the event's first product entity.
+    ProductId,
+    /// `category` of the first product entity.
+    ProductCategory,
+    /// `price` of the first product entity.
+    ProductPrice,
+    /// The ecommerce action's `name` (the list name of list views and clicks).
+    ListName,
+    /// `total_value` of the cart entity.
+    CartTotal,
+    /// `revenue` of the transaction entity.
+    Revenue,
+    /// `step` of the checkout_step entity.
+    CheckoutStep,
+    /// Whether the page URL is a search (path `/search`, or a `q`, `query` or `search` parameter).
+    IsSearch,
+    /// `mkt_campaign`.
+    Campaign,
+    /// The device class (YAUAA `deviceClass`, else from the user agent).
+    DeviceClass,
+    /// `platform`.
+    Platform,
+    /// `geo_country`.
+    Country,
+    /// `geo_region`.
+    Region,
+    /// `<geo_country>/<geo_region>`, for events with a country.
+    Location,
+}
+
+/// Every property with its name in catalogue files, in the order messages list them.
+pub const PROPERTIES: [(&str, Property); 18] = [
+    ("event", Property::Event),
+    ("time", Property::Time),
+    ("user", Property::User),
+    ("session", Property::Session),
+    ("product.id", Property::ProductId),
+    ("product.category", Property::ProductCategory),
+    ("product.price", Property::ProductPrice),
+    ("list_name", Property::ListName),
+    ("cart.total_value", Property::CartTotal),
+    ("transaction.revenue", Property::Revenue),
+    ("checkout_step.step", Property::CheckoutStep),
+    ("page.is_search", Property::IsSearch),
+    ("mkt_campaign", Property::Campaign),
+    ("device_class", Property::DeviceClass),
+    ("platform", Property::Platform),
+    ("geo_country", Property::Country),
+    ("geo_region", Property::Region),
+    ("location", Property::Location),
+];
+
+impl Property {
+    /// The property called `name`.
+    pub fn named(name: &str) -> Option<Property> {
+        PROPERTIES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, property)| property)
+    }
+
+    /// Its name in catalogue files.
+    pub fn name(self) -> &'static str {
+        PROPERTIES
+            .iter()
+            .find(|(_, p)| *p == self)
+            .map_or("?", |&(name, _)| name)
+    }
+
+    /// The names of every property, for messages.
+    pub fn names() -> String {
+        let names: Vec<&str> = PROPERTIES.iter().map(|(name, _)| *name).collect();
+        names.join(", ")
+    }
+
+    /// Whether the property holds text (and so takes text in a filter).
+    pub fn is_text(self) -> bool {
+        !matches!(
+            self,
+            Property::Time
+                | Property::ProductPrice
+                | Property::CartTotal
+                | Property::Revenue
+                | Property::CheckoutStep
+                | Property::IsSearch
+        )
+    }
+
+    /// The property's value in `event`, if it has one.
+    pub fn of(self, event: &ShopperEvent) -> Option<Input> {
+        let text = |s: &Option<String>| s.clone().map(Input::Text);
+        let product = event.products.first();
+        match self {
+            Property::Event => Some(Input::Text(event.kind.as_str().to_string())),
+            Property::Time => Some(Input::Number(Number::int(event.time as i128))),
+            Property::User => Some(Input::Text(event.user.clone())),
+            Property::Session => text(&event.session),
+            Property::ProductId => product.map(|p| Input::Text(p.id.clone())),
+            Property::ProductCategory => product.and_then(|p| text(&p.category)),
+            Property::ProductPrice => product
+                .and_then(|p| p.price)
+                .map(|p| Input::Number(Number::price(p))),
+            Property::ListName => text(&event.list_name),
+            Property::CartTotal => event.cart_total.map(|p| Input::Number(Number::price(p))),
+            Property::Revenue => event.revenue.map(|p| Input::Number(Number::price(p))),
+            Property::CheckoutStep => event
+                .checkout_step
+                .map(|s| Input::Number(Number::int(s as i128))),
+            Property::IsSearch => Some(Input::Bool(event.is_search)),
+            Property::Campaign => text(&event.campaign),
+            Property::DeviceClass => text(&event.device_class),
+            Property::Platform => text(&event.platform),
+            Property::Country => text(&event.country),
+            Property::Region => text(&event.region),
+            Property::Location => event.country.as_ref().map(|country| {
+                let region = event.region.as_deref().unwrap_or("");
+                Input::Text(format!("{country}/{region}"))
+            }),
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! The shipped feature catalogue (`config/features.toml`) reproduces SPEC section 3: its lanes
+//! take exactly the events SPEC's lanes take, and its features, computed incrementally by the
+//! catalogue's aggregations (records entering in arrival order and leaving as windows slide),
+//! equal the brute-force reference's values key for key, in every window of every shopper at
+//! every time a value can change, and in every session after each of its events. A catalogue
+//! with mistakes is refused with a message naming the lane, the feature and what is allowed.
+
+mod reference;
+mod support;
+
+use std::collections::BTreeMap;
+
+use jobs::catalogue::{Accumulators, Catalogue, Lane, Windowing};
+use jobs::event::ShopperEvent;
+use reference::Values;
+
+/// A generated shop with ties (a 5 s time grain), parsed; duplicates of an event (same key,
+/// time and id) kept once, as the job counts them.
+fn events() -> Vec<ShopperEvent> {
+    let mut options = support::shop_options(40_000, 300, 0.0);
+    options.span_ms = 3 * 3_600_000;
+    options.time_grain_ms = 5_000;
+    let limits = jobs::parse::Limits::default();
+    let (mut events, mut bad) = (Vec::new(), Vec::new());
+    for record in support::shop(options) {
+        jobs::parse::parse_record(&record.bytes, &limits, &mut events, &mut bad);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    events.retain(|e| seen.insert((e.user.clone(), e.session.clone(), e.time, e.event_id)));
+    assert!(events.len() > 30_000, "the shop parses: {}", events.len());
+    events
+}
+
+/// The catalogue's written values of `lane` over `accumulators`, as store keys.
+fn written(lane: &Lane, accumulators: &Accumulators, key: impl Fn(&str) -> String) -> Values {
+    let mut out = Values::new();
+    for (feature, value) in lane.features.iter().zip(accumulators.values(lane)) {
+        if let (true, Some(value)) = (feature.output, value) {
+            out.insert(key(&feature.name), value.render());
+        }
+    }
+    out
+}
+
+type Reference = fn(&str, &str, &[&ShopperEvent]) -> Values;
+
+/// Which events a lane of the reference takes.
+type Member = fn(&ShopperEvent) -> bool;
+
+/// Compares one rolling lane with the reference in every window of every user at every time a
+/// value can change; returns how many windows were compared.
+fn check_rolling(
+    lane: &Lane,
+    events: &[ShopperEvent],
+    member: Member,
+    reference: Reference,
+) -> usize {
+    let Windowing::Rolling(windows) = &lane.windowing else {
+        panic!("lane {} has rolling windows", lane.name);
+    };
+    let mut by_user: BTreeMap<&str, Vec<&ShopperEvent>> = BTreeMap::new();
+    for e in events {
+        assert_eq!(lane.takes(e), member(e), "lane {} takes {e:?}", lane.name);
+        if member(e) {
+            by_user.entry(&e.user).or_default().push(e);
+        }
+    }
+    let mut compared = 0;
+    for (user, arrived) in &by_user {
+        for (window, length) in windows {
+            compared += slide(lane, user, window, *length, arrived, reference);
+        }
+    }
+    compared
+}
+
+/// Slides one window over one user's events (in arrival order) and compares at each time.
+fn slide(
+    lane: &Lane,
+    user: &str,
+    window: &str,
+    length: u64,
+    arrived: &[&ShopperEvent],
+    reference: Reference,
+) -> usize {
+    let records: Vec<_> = arrived
+        .iter()
+        .map(|e| lane.record(e).expect("a lane record"))
+        .collect();
+    let mut times: Vec<u64> = arrived
+        .iter()
+        .flat_map(|e| [e.time, e.time + length])
+        .collect();
+    times.sort_unstable();
+    times.dedup();
+    let mut inside = vec![false; arrived.len()];
+    let mut accumulators = Accumulators::new(lane);
+    let mut compared = 0;
+    for t in times {
+        for (i, e) in arrived.iter().enumerate() {
+            let order = (e.time, e.event_id);
+            let belongs = e.time <= t && e.time + length > t;
+            if belongs && !inside[i] {
+                accumulators.insert(lane, order, &records[i]);
+            } else if !belongs && inside[i] {
+                accumulators.remove(lane, order, &records[i]);
+            }
+            inside[i] = belongs;
+        }
+        let covered: Vec<&ShopperEvent> = arrived
+            .iter()
+            .zip(&inside)
+            .filter(|(_, &inside)| inside)
+            .map(|(e, _)| *e)
+            .collect();
+        let expected = reference(user, window, &covered);
+        let actual = if covered.is_empty() {
+            Values::new()
+        } else {
+            written(lane, &accumulators, |f| format!("user:{user}:{f}_{window}"))
+        };
+        assert_eq!(
+            actual, expected,
+            "lane {}, {user}, {window} at {t}",
+            lane.name
+        );
+        compared += 1;
+    }
+    compared
+}
+
+#[test]
+fn the_shipped_rolling_lanes_equal_the_reference() {
+    let catalogue = Catalogue::builtin().expect("the shipped catalogue");
+    let events = events();
+    let lane = |name| catalogue.lane(name).expect("a shipped lane");
+    let lanes: [(&str, Member, Reference); 4] = [
+        (
+            "product",
+            |e| e.kind == jobs::event::EventKind::ProductView && !e.products.is_empty(),
+            reference::product_features,
+        ),
+        (
+            "category",
+            |e| reference::category_of(e).is_some(),
+            reference::category_features,
+        ),
+        (
+            "cart",
+            |e| {
+                use jobs::event::EventKind::*;
+                matches!(e.kind, AddToCart | RemoveFromCart)
+            },
+            reference::cart_features,
+        ),
+        (
+            "purchase",
+            |e| e.kind == jobs::event::EventKind::Transaction,
+            reference::purchase_features,
+        ),
+    ];
+    for (name, member, reference) in lanes {
+        let compared = check_rolling(lane(name), &events, member, reference);
+        assert!(compared > 300, "lane {name}: {compared} windows compared");
+    }
+}
+
+#[test]
+fn the_shipped_session_lane_equals_the_reference() {
+    let catalogue = Catalogue::builtin().expect("the shipped catalogue");
+    let lane = catalogue.lane("session").expect("the session lane");
+    let Windowing::Session { gap } = lane.windowing else {
+        panic!("a session lane");
+    };
+    let events = events();
+    let mut by_session: BTreeMap<&str, Vec<&ShopperEvent>> = BTreeMap::new();
+    for e in &events {
+        let member = reference::is_session_event(e) && e.session.is_some();
+        assert_eq!(lane.takes(e), member, "the session lane takes {e:?}");
+        if let (true, Some(sid)) = (member, e.session.as_deref()) {
+            by_session.entry(sid).or_default().push(e);
+        }
+    }
+    let mut compared = 0;
+    for (sid, mut all) in by_session {
+        all.sort_by_key(|e| (e.time, e.event_id));
+        for run in runs(&all, gap) {
+            // Arrival order within the run: a fixed shuffle, so later records also land
+            // between earlier ones.
+            let mut arrival: Vec<&ShopperEvent> = run.to_vec();
+            let n = arrival.len();
+            for i in 0..n {
+                arrival.swap(i, (i * 7919 + 13) % n);
+            }
+            let mut accumulators = Accumulators::new(lane);
+            let mut seen: Vec<&ShopperEvent> = Vec::new();
+            for e in arrival {
+                let record = lane.record(e).expect("a session record");
+                accumulators.insert(lane, (e.time, e.event_id), &record);
+                seen.push(e);
+                seen.sort_by_key(|e| (e.time, e.event_id));
+                let actual = written(lane, &accumulators, |f| format!("session:{sid}:{f}"));
+                assert_eq!(
+                    actual,
+                    reference::session_features(sid, &seen),
+                    "session {sid}"
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 10_000, "{compared} session states compared");
+}
+
+/// The runs of a session key's sorted events: a gap longer than `gap` starts a new one.
+fn runs<'a>(events: &[&'a ShopperEvent], gap: u64) -> Vec<Vec<&'a ShopperEvent>> {
+    let mut runs: Vec<Vec<&ShopperEvent>> = Vec::new();
+    for e in events {
+        match runs.last_mut() {
+            Some(run) if run.last().is_some_and(|l| e.time - l.time <= gap) => run.push(e),
+            _ => runs.push(vec![e]),
+        }
+    }
+    runs
+}
+
+/// The shipped catalogue writes exactly SPEC section 3's keys, lane by lane.
+#[test]
+fn the_shipped_catalogue_names_spec_features() {
+    let catalogue = Catalogue::builtin().expect("the shipped catalogue");
+    let names = |lane: &str| -> Vec<String> {
+        let lane = catalogue.lane(lane).expect("a shipped lane");
+        lane.features
+            .iter()
+            .filter(|f| f.output)
+            .map(|f| f.name.clone())
+            .collect()
+    };
+    use jobs::features::{cart, category, product, purchase, session};
+    assert_eq!(names("product"), product::FEATURES);
+    assert_eq!(names("category"), category::FEATURES);
+    assert_eq!(names("cart"), cart::FEATURES);
+    assert_eq!(names("purchase"), purchase::FEATURES);
+    assert_eq!(names("session"), session::FEATURES);
+}
+
+fn refused(text: &str) -> String {
+    match Catalogue::parse(text) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const LANE: &str =
+    "[lanes.views]\nkey = \"user\"\nevents = [\"product_view\"]\nwindows = [\"5m\"]\n";
+
+#[test]
+fn mistakes_are_named_with_their_lane_feature_and_what_is_allowed() {
+    let feature = |f: &str| format!("{LANE}features = [{f}]\n");
+    let cases = [
+        (
+            feature(r#"{ name = "v", aggregation = "avg", property = "product.price" }"#),
+            vec![
+                "lane `views`",
+                "feature `v`",
+                "unknown aggregation `avg`",
+                "mean",
+            ],
+        ),
+        (
+            feature(r#"{ name = "v", aggregation = "sum", property = "product.cost" }"#),
+            vec![
+                "feature `v`",
+                "unknown property `product.cost`",
+                "product.price",
+            ],
+        ),
+        (
+            feature(r#"{ name = "r", aggregation = "ratio", of = ["a", "b"] }"#),
+            vec!["feature `r`", "`of` names `a`", "not a feature"],
+        ),
+        (
+            feature(
+                r#"{ name = "n", aggregation = "count" }, { name = "n", aggregation = "count" }"#,
+            ),
+            vec!["feature `n`", "two features"],
+        ),
+        (
+            feature(r#"{ name = "v", aggregation = "sum" }"#),
+            vec!["feature `v`", "needs a `property`"],
+        ),
+        (
+            feature(r#"{ name = "g", aggregation = "groups_at_least", group = "product.id" }"#),
+            vec!["feature `g`", "at_least"],
+        ),
+        (
+            feature(r#"{ name = "c", aggregation = "changes", property = "platform" }"#),
+            vec!["feature `c`", "session lane"],
+        ),
+        (
+            feature(r#"{ name = "a", aggregation = "count", events = ["add_to_cart"] }"#),
+            vec!["feature `a`", "`add_to_cart` is not one the lane takes"],
+        ),
+        (
+            LANE.replace("[\"5m\"]", "[\"five minutes\"]")
+                + "features = [{ name = \"n\", aggregation = \"count\" }]\n",
+            vec![
+                "lane `views`",
+                "window `five minutes` is not a duration",
+                "\"5m\"",
+            ],
+        ),
+        (
+            LANE.replace("\"user\"", "\"shopper\"")
+                + "features = [{ name = \"n\", aggregation = \"count\" }]\n",
+            vec!["lane `views`", "key `shopper`", "user, session"],
+        ),
+        (
+            LANE.replace("product_view", "product_seen")
+                + "features = [{ name = \"n\", aggregation = \"count\" }]\n",
+            vec![
+                "lane `views`",
+                "unknown event type `product_seen`",
+                "product_view",
+            ],
+        ),
+    ];
+    for (text, expected) in cases {
+        let message = refused(&text);
+        for part in expected {
+            assert!(
+                message.contains(part),
+                "{message:?} should contain {part:?}"
+            );
+        }
+    }
+}
