@@ -216,22 +216,7 @@ fn written(ms: Millis) -> String {
     }
 }
 
-/// Parses a duration such as `500ms`, `5s`, `30m`, `1h`, `2d` into milliseconds.
-pub fn parse_duration(text: &str) -> Option<Millis> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let scale = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return None,
-    };
-    number.checked_mul(scale)
-}
+pub use operators::time::parse_duration;
 
 /// Loads the configuration: defaults, then `file`, then `env` overrides, then `sets`
 /// (`key=value`).
