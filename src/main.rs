@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use live_shopper::config::{self, Config};
 use live_shopper::generate::{self, Encoding, GenerateOptions};
 use live_shopper::metrics::Metrics;
-use live_shopper::redact::{redact, Secrets};
+use live_shopper::redact::redact;
 use live_shopper::run::{self, Cluster, Connectors};
 use live_shopper::{peer_loss, signals};
 
@@ -300,7 +300,7 @@ fn run_command(args: RunArgs) -> Result<(), String> {
         hostfile: args.cluster.hostfile.clone(),
     };
     let connectors = Connectors::for_config(&config);
-    let secrets = Secrets::of(&config);
+    let secrets = config.secrets();
     peer_loss::exit_on_lost_connection();
     // The first SIGTERM or SIGINT sets it, for the workers to stop at the end of a batch.
     let shutdown = signals::install()?;

@@ -183,7 +183,7 @@ pub fn run_with(
     } else {
         None
     };
-    let secrets = crate::redact::Secrets::of(&config);
+    let secrets = config.secrets();
     // Before connecting to the other processes, whose workers only start once connected.
     if config.source.kind == SourceKind::File && cluster.process == 0 {
         FileBadRows::start_fresh(&config.output.bad_rows_file)?;
