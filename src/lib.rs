@@ -4,6 +4,7 @@
 pub mod alloc;
 pub mod bench;
 pub mod checkpoint;
+pub mod clock;
 pub mod config;
 pub mod generate;
 pub mod metrics;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
+use live_shopper::clock::wall_clock;
 use live_shopper::config::{self, Config};
 use live_shopper::generate::{self, Encoding, GenerateOptions};
 use live_shopper::metrics::Metrics;
@@ -231,7 +232,7 @@ fn progress_reporter(metrics: Arc<Metrics>, stop: Arc<AtomicBool>) -> std::threa
             let events = Metrics::get(&metrics.events);
             let rate = (events - last.1) as f64 / last.0.elapsed().as_secs_f64();
             last = (Instant::now(), events);
-            let lag = run::wall_clock().saturating_sub(Metrics::get(&metrics.watermark));
+            let lag = wall_clock().saturating_sub(Metrics::get(&metrics.watermark));
             let event_lag = Metrics::get(&metrics.largest_event_time)
                 .saturating_sub(Metrics::get(&metrics.watermark));
             eprintln!(

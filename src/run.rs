@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use jobs::lanes::LaneInputs;
 use jobs::parse::parse_record;
@@ -18,6 +18,7 @@ use timely::worker::Worker;
 
 use crate::checkpoint::worker::{ControlLog, WorkerCheckpoints};
 use crate::checkpoint::{Checkpoints, PartitionId, Resume, SavedPartition, WorkerStore};
+use crate::clock::wall_clock;
 use crate::config::{Config, SinkKind, SourceKind};
 use crate::metrics::Metrics;
 use crate::sink;
@@ -87,14 +88,6 @@ impl Cluster {
             worker: timely::WorkerConfig::default(),
         })
     }
-}
-
-/// Milliseconds since the Unix epoch, now.
-pub fn wall_clock() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// Opens this worker's share of the configured source (worker index, workers), resuming where
