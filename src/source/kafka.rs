@@ -16,6 +16,7 @@
 //! client's futures, rate-limited logging of librdkafka's own complaints, and the removal of
 //! secrets from messages.
 
+mod fetched;
 pub mod health;
 pub mod oversize;
 pub mod pump;
