@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod clock;
 pub mod config;
 pub mod generate;
+pub mod kafka;
 pub mod metrics;
 pub mod peer_loss;
 pub mod redact;

@@ -17,9 +17,11 @@ use super::health::{SourceContext, STATS_INTERVAL};
 use super::oversize::{probe, TooLarge};
 use super::pump::LogPump;
 use super::watch::TopicWatch;
-use super::{brokers, client_config, topic_partitions, RateLimitedLog};
 use crate::checkpoint::Resume;
 use crate::config::{Config, KafkaSettings};
+use crate::kafka::client::{brokers, client_config};
+use crate::kafka::log::RateLimitedLog;
+use crate::kafka::topics::topic_partitions;
 use crate::source::{Skipped, Source, SourceError, Status};
 
 /// Least time between two asynchronous offset commits of one worker.
