@@ -6,6 +6,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod clock;
 pub mod config;
+pub mod connectors;
 pub mod generate;
 pub mod kafka;
 pub mod metrics;

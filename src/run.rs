@@ -22,8 +22,10 @@ use crate::clock::wall_clock;
 use crate::config::{Config, SinkKind, SourceKind};
 use crate::metrics::Metrics;
 use crate::sink;
-use crate::sink::bad_rows::{BadRowSink, BadRows, FileBadRows, Origin, Report};
-use crate::source::{file::FileSource, Source, Status};
+use crate::sink::bad_rows::{BadRows, FileBadRows, Origin, Report};
+use crate::source::{Source, Status};
+
+pub use crate::connectors::{BadRowsFactory, Connectors, SourceFactory};
 
 /// timely's own process settings: `-w` threads per process, `-n` processes, `-p` this
 /// process's index, `-h` a file with one `host:port` per process.
@@ -87,54 +89,6 @@ impl Cluster {
             communication,
             worker: timely::WorkerConfig::default(),
         })
-    }
-}
-
-/// Opens this worker's share of the configured source (worker index, workers), resuming where
-/// a restored checkpoint left off.
-pub type SourceFactory =
-    Arc<dyn Fn(&Config, usize, usize, &Resume) -> Result<Box<dyn Source>, String> + Send + Sync>;
-
-/// Opens this worker's bad-rows destination.
-pub type BadRowsFactory =
-    Arc<dyn Fn(&Config, usize) -> Result<Box<dyn BadRowSink>, String> + Send + Sync>;
-
-/// Sources and bad-row sinks for each source kind.
-#[derive(Clone)]
-pub struct Connectors {
-    /// Opens a worker's source.
-    pub source: SourceFactory,
-    /// Opens a worker's bad-rows destination.
-    pub bad_rows: BadRowsFactory,
-}
-
-impl Connectors {
-    /// The connectors the configured source kind needs.
-    pub fn for_config(config: &Config) -> Connectors {
-        match config.source.kind {
-            SourceKind::File => Connectors::files(),
-            SourceKind::Kafka => crate::source::kafka::connectors(),
-        }
-    }
-
-    /// File sources, with bad rows to `output.bad_rows_file`.
-    pub fn files() -> Connectors {
-        Connectors {
-            source: Arc::new(|config: &Config, index, peers, resume: &Resume| {
-                let next = resume
-                    .partitions
-                    .get(&PartitionId::File { index, peers })
-                    .and_then(|p| p.next);
-                let source = FileSource::open(config.source.path.as_ref(), index, peers)
-                    .map_err(|e| e.to_string())?
-                    .resume_at(next);
-                Ok(Box::new(source) as Box<dyn Source>)
-            }),
-            bad_rows: Arc::new(|config: &Config, _index| {
-                Ok(Box::new(FileBadRows::open(&config.output.bad_rows_file)?)
-                    as Box<dyn BadRowSink>)
-            }),
-        }
     }
 }
 

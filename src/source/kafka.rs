@@ -21,28 +21,4 @@ pub mod pump;
 pub mod source;
 pub mod watch;
 
-use std::sync::Arc;
-
 pub use source::KafkaSource;
-
-use crate::checkpoint::Resume;
-use crate::config::Config;
-use crate::kafka::client::redact;
-use crate::run::Connectors;
-use crate::sink::bad_rows::BadRowSink;
-use crate::sink::kafka_bad_rows::KafkaBadRows;
-
-/// Kafka connectors: each worker's partitions of `kafka.topic`, bad rows to
-/// `kafka.bad_rows_topic`.
-pub fn connectors() -> Connectors {
-    Connectors {
-        source: Arc::new(|config: &Config, index, peers, resume: &Resume| {
-            let source = KafkaSource::open(config, index, peers, resume)
-                .map_err(|e| redact(&config.kafka, &e.to_string()))?;
-            Ok(Box::new(source) as Box<dyn super::Source>)
-        }),
-        bad_rows: Arc::new(|config: &Config, index| {
-            Ok(Box::new(KafkaBadRows::open(&config.kafka, index)?) as Box<dyn BadRowSink>)
-        }),
-    }
-}
