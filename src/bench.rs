@@ -293,7 +293,7 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<Figure>, String> {
 
         if let Some(brokers) = &options.brokers {
             // A fresh topic per run, so that the run reads exactly this shop.
-            let topic = format!("live-shopper-bench-{}", crate::run::wall_clock());
+            let topic = format!("live-shopper-bench-{}", crate::clock::wall_clock());
             let mut target = KafkaTarget::new(brokers.clone(), topic.clone());
             target.partitions = 4;
             produce_shop(options.shop.clone(), &target)?;

@@ -13,6 +13,8 @@ use operators::rolling::WindowSpec;
 use operators::Millis;
 use toml::{Table, Value};
 
+use crate::redact::Secrets;
+
 /// The default configuration, compiled in so that the binary runs without any file.
 pub const DEFAULT_CONFIG: &str = include_str!("../config/live-shopper.toml");
 
@@ -189,6 +191,13 @@ pub struct CheckpointSettings {
     pub keep: usize,
     /// Whether file runs are checkpointed too (a file run otherwise starts over each time).
     pub files: bool,
+}
+
+impl Config {
+    /// The secret values of this configuration, to hide from messages that may quote them.
+    pub fn secrets(&self) -> Secrets {
+        Secrets::of(&self.redis.url, &self.kafka.properties)
+    }
 }
 
 impl CheckpointSettings {
@@ -1046,5 +1055,23 @@ mod tests {
             .expect_err("no =")
             .to_string();
         assert!(!message.contains("hunter2"), "{message}");
+    }
+
+    #[test]
+    fn configured_secret_values_are_hidden_anywhere() {
+        let sets = [
+            "redis.url=redis://app:p%40ss-word@127.0.0.1:6390".to_string(),
+            "kafka.properties.sasl.password=kafka-pw".to_string(),
+            "kafka.properties.sasl.oauthbearer.client.secret=abc".to_string(),
+        ];
+        let config = load(None, Vec::new(), &sets).expect("loads");
+        let secrets = config.secrets();
+        let message = "KafkaError (Client config error: invalid sasl.password kafka-pw) \
+                       AUTH app p@ss-word failed, encoded p%40ss-word; secret abc, not abcd";
+        let hidden = secrets.redact(message);
+        for secret in ["kafka-pw", "p@ss-word", "p%40ss-word", "secret abc,"] {
+            assert!(!hidden.contains(secret), "{secret} in {hidden}");
+        }
+        assert!(hidden.contains("abcd"), "{hidden}");
     }
 }

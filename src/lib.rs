@@ -4,8 +4,11 @@
 pub mod alloc;
 pub mod bench;
 pub mod checkpoint;
+pub mod clock;
 pub mod config;
+pub mod connectors;
 pub mod generate;
+pub mod kafka;
 pub mod metrics;
 pub mod peer_loss;
 pub mod redact;

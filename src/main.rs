@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
+use live_shopper::clock::wall_clock;
 use live_shopper::config::{self, Config};
 use live_shopper::generate::{self, Encoding, GenerateOptions};
 use live_shopper::metrics::Metrics;
-use live_shopper::redact::{redact, Secrets};
+use live_shopper::redact::redact;
 use live_shopper::run::{self, Cluster, Connectors};
 use live_shopper::{peer_loss, signals};
 
@@ -231,7 +232,7 @@ fn progress_reporter(metrics: Arc<Metrics>, stop: Arc<AtomicBool>) -> std::threa
             let events = Metrics::get(&metrics.events);
             let rate = (events - last.1) as f64 / last.0.elapsed().as_secs_f64();
             last = (Instant::now(), events);
-            let lag = run::wall_clock().saturating_sub(Metrics::get(&metrics.watermark));
+            let lag = wall_clock().saturating_sub(Metrics::get(&metrics.watermark));
             let event_lag = Metrics::get(&metrics.largest_event_time)
                 .saturating_sub(Metrics::get(&metrics.watermark));
             eprintln!(
@@ -300,7 +301,7 @@ fn run_command(args: RunArgs) -> Result<(), String> {
         hostfile: args.cluster.hostfile.clone(),
     };
     let connectors = Connectors::for_config(&config);
-    let secrets = Secrets::of(&config);
+    let secrets = config.secrets();
     peer_loss::exit_on_lost_connection();
     // The first SIGTERM or SIGINT sets it, for the workers to stop at the end of a batch.
     let shutdown = signals::install()?;

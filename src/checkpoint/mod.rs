@@ -276,7 +276,7 @@ pub fn find(config: &Config, peers: usize) -> Result<Option<Restored>, String> {
 /// One line on what was restored; `took` is the time to read it and rebuild the state.
 pub fn report(restored: &Restored, took: std::time::Duration) -> String {
     let m = &restored.manifest;
-    let age = crate::run::wall_clock().saturating_sub(m.completed_ms) / 1000;
+    let age = crate::clock::wall_clock().saturating_sub(m.completed_ms) / 1000;
     format!(
         "live-shopper: restored checkpoint {} (dataflow time {}, completed {age} s ago, {} \
          workers): {} keys, {} records, in {:.2} s",

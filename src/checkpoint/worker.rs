@@ -166,7 +166,7 @@ impl Coordinator {
             format: FORMAT,
             id,
             at,
-            completed_ms: crate::run::wall_clock(),
+            completed_ms: crate::clock::wall_clock(),
             peers: self.peers,
             settings: self.settings.clone(),
             stats,

@@ -12,7 +12,8 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rdkafka::ClientContext;
 
 use super::{GenerateOptions, Record, Shop};
-use crate::source::kafka::{ensure_topic, LogContext, TopicStatus};
+use crate::kafka::log::LogContext;
+use crate::kafka::topics::{ensure_topic, TopicStatus};
 
 /// How long the end of a run waits for the last records to be acknowledged.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(120);

@@ -14,9 +14,9 @@ use rdkafka::ClientContext;
 
 use super::bad_rows::BadRowSink;
 use crate::config::KafkaSettings;
-use crate::source::kafka::{
-    brokers, client_config, ensure_topic_within, redact, LogContext, TopicStatus,
-};
+use crate::kafka::client::{brokers, client_config, redact};
+use crate::kafka::log::LogContext;
+use crate::kafka::topics::{ensure_topic_within, TopicStatus};
 
 /// How long the end of a worker waits for its bad rows to be delivered.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);

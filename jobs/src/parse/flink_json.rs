@@ -5,13 +5,13 @@
 use serde::de::MapAccess;
 use serde::Deserialize;
 
+use super::at::At;
 use super::derive;
 use super::device::classify_user_agent;
 use super::entities::{
     owned, text, CartData, CheckoutStepData, Entities, Obj, ProductData, Raw, TransactionData,
 };
 use super::error::ParseError;
-use super::json::At;
 use super::url::is_search;
 use crate::event::{EventKind, Millis, ShopperEvent};
 

@@ -2,19 +2,16 @@
 //! encoding is chosen (a `payload` or `enrich` key means flink-live-shopper JSON, else Snowplow
 //! JSON). Their key sets are disjoint, so nothing is parsed twice.
 
-use std::cell::Cell;
 use std::fmt;
 
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 
+use super::at::At;
 use super::entities::Str;
 use super::error::{ParseError, Reason};
 use super::flink_json::FlinkJson;
 use super::snowplow_json::SnowplowJson;
 use crate::event::{Millis, ShopperEvent};
-
-/// Where the parser is, so that a JSON error names the top-level key whose value was at fault.
-pub(crate) type At = Cell<&'static str>;
 
 #[derive(Default)]
 struct Top<'a> {

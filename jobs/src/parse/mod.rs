@@ -8,6 +8,7 @@
 //! What a record may make the parser do is bounded by [`Limits`]: how far a batch may inflate,
 //! and how far ahead of the wall clock an event may be dated.
 
+mod at;
 mod batch;
 mod derive;
 mod device;

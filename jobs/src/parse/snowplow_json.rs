@@ -7,6 +7,7 @@
 use serde::de::MapAccess;
 use serde::Deserialize;
 
+use super::at::At;
 use super::derive;
 use super::device::classify_user_agent;
 use super::entities::{
@@ -14,7 +15,6 @@ use super::entities::{
     ProductData, Raw, TransactionData, YauaaData,
 };
 use super::error::ParseError;
-use super::json::At;
 use super::url::is_search;
 use crate::event::{Millis, ShopperEvent};
 

@@ -61,7 +61,7 @@ impl Marker {
         let mut command = redis::cmd("SET");
         command
             .arg(&self.key)
-            .arg(crate::run::wall_clock())
+            .arg(crate::clock::wall_clock())
             .arg("NX");
         command
     }

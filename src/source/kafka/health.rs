@@ -19,7 +19,7 @@ use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::ClientContext;
 use serde_json::Value;
 
-use super::LogContext;
+use crate::kafka::log::LogContext;
 
 /// How often librdkafka reports its statistics (`statistics.interval.ms`).
 pub const STATS_INTERVAL: Duration = Duration::from_millis(500);

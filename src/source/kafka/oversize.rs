@@ -25,8 +25,8 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
+use super::fetched::fetched_watermarks;
 use super::health::SourceContext;
-use super::source::fetched_watermarks;
 
 /// The most bytes of readable records a probe reads before a record too large to receive: more
 /// than any broker puts in one answer before such a record (tansu: 5 MB).

@@ -2,7 +2,7 @@
 //! state of each partition, and the records too large to receive.
 
 use std::collections::HashMap;
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,13 +12,16 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
+use super::fetched::fetched_watermarks;
 use super::health::{SourceContext, STATS_INTERVAL};
 use super::oversize::{probe, TooLarge};
 use super::pump::LogPump;
 use super::watch::TopicWatch;
-use super::{brokers, client_config, topic_partitions, RateLimitedLog};
 use crate::checkpoint::Resume;
 use crate::config::{Config, KafkaSettings};
+use crate::kafka::client::{brokers, client_config};
+use crate::kafka::log::RateLimitedLog;
+use crate::kafka::topics::topic_partitions;
 use crate::source::{Skipped, Source, SourceError, Status};
 
 /// Least time between two asynchronous offset commits of one worker.
@@ -77,35 +80,6 @@ pub struct KafkaSource {
     skipped: Vec<Skipped>,
     watch: TopicWatch,
     poll_errors: RateLimitedLog,
-}
-
-/// The (low, high) watermarks of `partition` that came with the latest fetch answer, if any.
-///
-/// Bounded runs take the end of a partition from a ListOffsets request at start
-/// (`fetch_watermarks`), and raise it to the high watermark when the first records arrive: some
-/// Kafka-compatible brokers (tansu 0.6 with its memory or S3 storage) answer ListOffsets with
-/// the first offset of the newest record batch instead of the end of the log, while their fetch
-/// answers carry the right one. On Kafka both agree (up to records produced meanwhile).
-pub(super) fn fetched_watermarks(
-    consumer: &BaseConsumer<SourceContext>,
-    topic: &CStr,
-    partition: i32,
-) -> Option<(i64, i64)> {
-    let (mut low, mut high) = (-1i64, -1i64);
-    // SAFETY: the client pointer is valid while `consumer` is alive, `topic` is a NUL-terminated
-    // string, and `low`/`high` are live `i64`s. The call only reads librdkafka's cached fetch
-    // watermarks under the partition's lock.
-    let error = unsafe {
-        rdkafka::bindings::rd_kafka_get_watermark_offsets(
-            consumer.client().native_ptr(),
-            topic.as_ptr(),
-            partition,
-            &mut low,
-            &mut high,
-        )
-    };
-    (error == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
-        .then_some((low, high))
 }
 
 /// Hands the bytes of one message of `partition` to `deliver` unless it is past a bounded end;

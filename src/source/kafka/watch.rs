@@ -22,7 +22,7 @@ use rdkafka::error::KafkaResult;
 use rdkafka::topic_partition_list::TopicPartitionList;
 
 use super::health::SourceContext;
-use super::topic_partitions;
+use crate::kafka::topics::topic_partitions;
 use crate::source::SourceError;
 
 /// How often the topic's partitions are checked while reading goes on.
