@@ -186,6 +186,7 @@ fn windows(c: &mut Criterion) {
                         records,
                         ends,
                         config,
+                        (),
                         "ProductLane",
                         Shared::plain(0, 1),
                     )
@@ -217,6 +218,7 @@ fn windows(c: &mut Criterion) {
                             records,
                             ends,
                             session_config(),
+                            Session::default(),
                             "SessionLane",
                             Shared::plain(0, 1),
                         )

@@ -598,6 +598,7 @@ fn validate(table: &Table) -> Result<Config, ConfigError> {
             "kafka",
             "redis",
             "checkpoint",
+            "features",
         ]
         .contains(&key.as_str())
         {
@@ -656,7 +657,7 @@ fn validate(table: &Table) -> Result<Config, ConfigError> {
     let purchase = lanes.sub("purchase")?;
     let checkout_step = purchase.int_in("checkout_step", 0, u32::MAX.into())?;
     let output = root.sub("output")?;
-    let job = JobSettings {
+    let mut job = JobSettings {
         product: rolling_lane(&lanes, "product", emit_interval)?,
         category: rolling_lane(&lanes, "category", emit_interval)?,
         cart: rolling_lane(&lanes, "cart", emit_interval)?,
@@ -664,7 +665,23 @@ fn validate(table: &Table) -> Result<Config, ConfigError> {
         purchase_checkout_step: u32::try_from(checkout_step).ok().filter(|&step| step > 0),
         session: session_settings,
         expiry_grace: output.duration_at_most("expiry_grace", true, 30 * DAY)?,
+        catalogue: Vec::new(),
     };
+    let features = root.sub("features")?;
+    let feature_settings = crate::catalogue::FeatureSettings {
+        file: features.str("file")?.to_string(),
+        generic: features.bool("generic")?,
+    };
+    let catalogue = crate::catalogue::load(&feature_settings).map_err(ConfigError)?;
+    let retention = session.duration_at_most("retention", false, 30 * DAY)?;
+    crate::catalogue::plan(
+        &catalogue,
+        &feature_settings,
+        &mut job,
+        emit_interval,
+        retention,
+    )
+    .map_err(ConfigError)?;
 
     let output_settings = OutputSettings {
         sink: match output.choice("sink", &["redis", "file", "discard"])? {

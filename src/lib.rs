@@ -3,6 +3,7 @@
 
 pub mod alloc;
 pub mod bench;
+pub mod catalogue;
 pub mod checkpoint;
 pub mod clock;
 pub mod config;

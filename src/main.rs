@@ -123,6 +123,9 @@ struct RunArgs {
     /// Write features as JSON lines to this file ("-" for stdout) instead of Redis.
     #[arg(long)]
     output: Option<String>,
+    /// The feature catalogue (lanes and features as data) instead of the shipped one.
+    #[arg(long, value_name = "FILE")]
+    features: Option<String>,
     /// Stop at the end of the topic, with one last emission.
     #[arg(long)]
     bounded: bool,
@@ -215,6 +218,9 @@ fn load_config(args: &RunArgs) -> Result<Config, String> {
     }
     if args.bounded {
         sets.push("source.bounded=true".to_string());
+    }
+    if let Some(features) = &args.features {
+        sets.push(format!("features.file={features}"));
     }
     sets.extend(args.sets.iter().cloned());
     config::load(args.config.as_deref(), std::env::vars(), &sets).map_err(|e| e.to_string())

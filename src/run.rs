@@ -171,7 +171,13 @@ fn worker_main(
 ) -> Result<(), String> {
     let index = worker.index();
     let peers = worker.peers();
-    let mut inputs = LaneInputs::new(config.job.purchase_checkout_step);
+    let catalogue: Vec<_> = config
+        .job
+        .catalogue
+        .iter()
+        .map(|l| l.lane.clone())
+        .collect();
+    let mut inputs = LaneInputs::new(config.job.purchase_checkout_step, &catalogue);
     let probe = ProbeHandle::new();
     let control: ControlLog = Rc::new(RefCell::new(Vec::new()));
     let checkpointing = match checkpoints {

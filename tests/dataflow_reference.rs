@@ -435,6 +435,17 @@ fn workers_and_processes_write_the_same_output() {
         run("w4.jsonl", &["-w", "4"]),
         "4 workers differ from 1"
     );
+    let generic = ["--set", "features.generic=true"];
+    assert_eq!(
+        one,
+        run("generic-w1.jsonl", &[&generic[..], &["-w", "1"]].concat()),
+        "the catalogue's generic aggregations differ from the compiled lanes"
+    );
+    assert_eq!(
+        one,
+        run("generic-w3.jsonl", &[&generic[..], &["-w", "3"]].concat()),
+        "the generic aggregations on 3 workers differ from 1 worker"
+    );
 
     // Two processes on loopback; process 0 writes the file.
     let ports: Vec<u16> = (0..2)
@@ -553,5 +564,36 @@ fn workers_and_processes_leave_the_same_redis_contents() {
         redis.state(),
         expected,
         "Redis after 2 processes differs from the reference"
+    );
+}
+
+/// Every lane computed by the feature catalogue's generic aggregations (`features.generic`)
+/// instead of the compiled lanes, with events 10 minutes late and timestamps
+/// on a 5 s grain: the same changes as the reference at every emission.
+#[test]
+fn the_catalogues_generic_aggregations_match_the_reference() {
+    compare(
+        "generic",
+        &[
+            "--users",
+            "100",
+            "--events",
+            "10000",
+            "--span",
+            "4h",
+            "--disorder",
+            "3s",
+            "--late-rate",
+            "0.02",
+            "--late",
+            "10m",
+            "--time-grain",
+            "5s",
+            "--seed",
+            "31",
+        ],
+        &["source.batch_size=1", "features.generic=true"],
+        &[],
+        &default_settings(),
     );
 }

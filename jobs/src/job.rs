@@ -8,6 +8,10 @@ use operators::{FeatureWrite, Keyed, Millis};
 use timely::dataflow::operators::Concatenate;
 use timely::dataflow::{Scope, StreamVec};
 
+use std::sync::Arc;
+
+use crate::catalogue::runtime::{written_names, LaneAggregate, LaneSessions};
+use crate::catalogue::Lane;
 use crate::features::{cart, category, product, purchase, session};
 use crate::lanes::LaneStreams;
 
@@ -31,6 +35,28 @@ pub struct SessionSettings {
     pub retention: Millis,
 }
 
+/// A catalogue lane computed by the generic aggregations, with its settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatalogueLane {
+    /// The lane.
+    pub lane: Arc<Lane>,
+    /// Rolling lanes: the windows. Session lanes: empty.
+    pub windows: Vec<WindowSpec>,
+    /// Session lanes: the largest gap within a session.
+    pub gap: Millis,
+    /// Emission interval in milliseconds.
+    pub interval: Millis,
+    /// Session lanes: how long a closed session's features stay in the store.
+    pub retention: Millis,
+}
+
+impl CatalogueLane {
+    /// The operator's name, e.g. `CatalogueLane(promotions)`.
+    pub fn operator(&self) -> String {
+        format!("CatalogueLane({})", self.lane.name)
+    }
+}
+
 /// What the job computes. A lane set to `None` is switched off.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobSettings {
@@ -48,6 +74,9 @@ pub struct JobSettings {
     pub session: Option<SessionSettings>,
     /// Store expiry of rolling features beyond their window length.
     pub expiry_grace: Millis,
+    /// Lanes of the feature catalogue that the generic aggregations compute: every lane that is
+    /// not one of the compiled ones above as shipped.
+    pub catalogue: Vec<CatalogueLane>,
 }
 
 impl JobSettings {
@@ -57,6 +86,7 @@ impl JobSettings {
             .into_iter()
             .filter_map(|lane| lane.as_ref().map(|l| l.interval))
             .chain(self.session.as_ref().map(|s| s.interval))
+            .chain(self.catalogue.iter().map(|l| l.interval))
     }
 
     /// The coarsest grid every lane's emission interval is a multiple of: the dataflow's
@@ -72,7 +102,7 @@ impl JobSettings {
     }
 }
 
-fn lane<'s, A: Aggregate>(
+fn lane<'s, A: Aggregate<Spec = ()>>(
     records: StreamVec<'s, u64, Keyed<A::Entry>>,
     control: &StreamVec<'s, u64, Control>,
     settings: &Option<LaneSettings>,
@@ -93,6 +123,7 @@ fn lane<'s, A: Aggregate>(
         records,
         control.clone(),
         config,
+        (),
         name,
         shared.clone(),
     ))
@@ -158,9 +189,60 @@ pub fn build<'s>(
             lanes.session,
             ends.clone(),
             config,
+            session::Session::default(),
             "SessionLane",
             shared.clone(),
         ));
     }
+    for (lane, records) in settings.catalogue.iter().zip(lanes.catalogue) {
+        outputs.push(catalogue_lane(lane, records, &ends, grace, shared));
+    }
     scope.concatenate(outputs)
+}
+
+/// The operator of one catalogue lane.
+fn catalogue_lane<'s>(
+    lane: &CatalogueLane,
+    records: StreamVec<'s, u64, Keyed<crate::catalogue::Record>>,
+    control: &StreamVec<'s, u64, Control>,
+    grace: Millis,
+    shared: &Shared,
+) -> StreamVec<'s, u64, FeatureWrite> {
+    let features = written_names(&lane.lane);
+    match lane.lane.key {
+        crate::catalogue::LaneKey::User => {
+            let config = RollingConfig {
+                prefix: "user".to_string(),
+                features,
+                windows: lane.windows.clone(),
+                interval: lane.interval,
+                grace,
+            };
+            rolling::<LaneAggregate>(
+                records,
+                control.clone(),
+                config,
+                lane.lane.clone(),
+                &lane.operator(),
+                shared.clone(),
+            )
+        }
+        crate::catalogue::LaneKey::Session => {
+            let config = SessionConfig {
+                prefix: "session".to_string(),
+                features,
+                gap: lane.gap,
+                interval: lane.interval,
+                retention: lane.retention,
+            };
+            sessions(
+                records,
+                control.clone(),
+                config,
+                LaneSessions::new(lane.lane.clone()),
+                &lane.operator(),
+                shared.clone(),
+            )
+        }
+    }
 }

@@ -5,6 +5,9 @@ use operators::checkpoint::Control;
 use operators::{Keyed, Millis};
 use timely::dataflow::{InputHandleVec, Scope, StreamVec};
 
+use std::sync::Arc;
+
+use crate::catalogue::{Lane, LaneKey, Record};
 use crate::event::ShopperEvent;
 use crate::features::{cart, category, product, purchase, session};
 
@@ -18,6 +21,8 @@ pub struct LaneInputs {
     session: InputHandleVec<u64, Keyed<session::SessionEvent>>,
     control: InputHandleVec<u64, Control>,
     checkout_step: Option<u32>,
+    /// The catalogue lanes the generic aggregations compute, each with its input.
+    catalogue: Vec<(Arc<Lane>, InputHandleVec<u64, Keyed<Record>>)>,
 }
 
 /// The lane streams of one dataflow.
@@ -35,6 +40,8 @@ pub struct LaneStreams<'s> {
     /// Control messages: the largest event time of each source, sent once when a bounded input
     /// ends; checkpoint requests and completions; stopping.
     pub control: StreamVec<'s, u64, Control>,
+    /// The records of each catalogue lane, in the order of [`LaneInputs::new`]'s lanes.
+    pub catalogue: Vec<StreamVec<'s, u64, Keyed<Record>>>,
 }
 
 fn keyed<E>(key: &str, event: &ShopperEvent, entry: E) -> Keyed<E> {
@@ -47,8 +54,9 @@ fn keyed<E>(key: &str, event: &ShopperEvent, entry: E) -> Keyed<E> {
 }
 
 impl LaneInputs {
-    /// New inputs; `checkout_step` makes that checkout step count as an order.
-    pub fn new(checkout_step: Option<u32>) -> LaneInputs {
+    /// New inputs; `checkout_step` makes that checkout step count as an order; `catalogue`
+    /// are the lanes the generic aggregations compute.
+    pub fn new(checkout_step: Option<u32>, catalogue: &[Arc<Lane>]) -> LaneInputs {
         LaneInputs {
             product: InputHandleVec::new(),
             category: InputHandleVec::new(),
@@ -57,6 +65,10 @@ impl LaneInputs {
             session: InputHandleVec::new(),
             control: InputHandleVec::new(),
             checkout_step,
+            catalogue: catalogue
+                .iter()
+                .map(|lane| (lane.clone(), InputHandleVec::new()))
+                .collect(),
         }
     }
 
@@ -69,6 +81,11 @@ impl LaneInputs {
             purchase: self.purchase.to_stream(scope),
             session: self.session.to_stream(scope),
             control: self.control.to_stream(scope),
+            catalogue: self
+                .catalogue
+                .iter_mut()
+                .map(|(_, input)| input.to_stream(scope))
+                .collect(),
         }
     }
 
@@ -90,6 +107,17 @@ impl LaneInputs {
         if let (Some(key), Some(entry)) = (event.session.as_deref(), session::entry(event)) {
             self.session.send(keyed(key, event, entry));
         }
+        for (lane, input) in &mut self.catalogue {
+            let Some(record) = lane.record(event) else {
+                continue;
+            };
+            let key = match lane.key {
+                LaneKey::User => user,
+                // A session lane takes only events with a session key.
+                LaneKey::Session => event.session.as_deref().unwrap_or_default(),
+            };
+            input.send(keyed(key, event, record));
+        }
     }
 
     /// The time new records are stamped with.
@@ -106,6 +134,9 @@ impl LaneInputs {
             self.purchase.advance_to(time);
             self.session.advance_to(time);
             self.control.advance_to(time);
+            for (_, input) in &mut self.catalogue {
+                input.advance_to(time);
+            }
         }
     }
 

@@ -45,11 +45,16 @@ pub struct RollingConfig {
 }
 
 /// An incrementally maintained aggregate over the records of one key's window.
-pub trait Aggregate: Default + 'static {
+pub trait Aggregate: 'static {
+    /// What every window's aggregate is built from (the features to compute), shared by all.
+    type Spec: Clone + 'static;
     /// The lane payload of one record, as it travels between workers.
     type Entry: ExchangeData;
     /// The payload as the window holds it: strings replaced by [`Sym`]s of the operator's table.
     type Stored: 'static;
+
+    /// An empty aggregate.
+    fn new(spec: &Self::Spec) -> Self;
 
     /// Converts an arriving payload to its held form, interning its strings.
     fn store(entry: Self::Entry, symbols: &mut Symbols) -> Self::Stored;
@@ -130,13 +135,13 @@ struct KeyState<A: Aggregate> {
 }
 
 impl<A: Aggregate> KeyState<A> {
-    fn new(windows: usize) -> Self {
+    fn new(windows: usize, spec: &A::Spec) -> Self {
         KeyState {
             log: Log::default(),
             pending: Vec::new(),
             windows: (0..windows)
                 .map(|_| Window {
-                    aggregate: A::default(),
+                    aggregate: A::new(spec),
                     len: 0,
                     start: 0,
                     dirty: false,
@@ -150,6 +155,7 @@ impl<A: Aggregate> KeyState<A> {
 
 struct Rolling<A: Aggregate> {
     config: RollingConfig,
+    spec: A::Spec,
     longest: Millis,
     keys: KeyMap<KeyState<A>>,
     symbols: Symbols,
@@ -173,7 +179,7 @@ impl<A: Aggregate> Rolling<A> {
             None => self
                 .keys
                 .entry(record.key.clone())
-                .or_insert_with(|| KeyState::new(windows)),
+                .or_insert_with(|| KeyState::new(windows, &self.spec)),
         };
         state.pending.push((record.order(), record.entry));
         if state.schedule.queue(now) {
@@ -326,7 +332,7 @@ impl<A: Aggregate> KeyedLogic for Rolling<A> {
     }
 
     fn load(&mut self, key: String, saved: Self::Saved) {
-        let mut state = KeyState::<A>::new(self.config.windows.len());
+        let mut state = KeyState::<A>::new(self.config.windows.len(), &self.spec);
         for ((window, (start, written)), _) in state
             .windows
             .iter_mut()
@@ -397,13 +403,14 @@ impl<A: Aggregate> KeyedLogic for Rolling<A> {
 }
 
 /// Computes the rolling-window features of `A` over `records`, keyed and exchanged by
-/// [`Keyed::key`]. `control` carries the end of a bounded input and checkpoint requests;
+/// [`Keyed::key`], every window's aggregate built from `spec`. `control` carries the end of a bounded input and checkpoint requests;
 /// `shared` says where state is saved and restored from, and asks for every value again when
 /// the store has lost them.
 pub fn rolling<'s, A: Aggregate>(
     records: StreamVec<'s, u64, Keyed<A::Entry>>,
     control: StreamVec<'s, u64, Control>,
     config: RollingConfig,
+    spec: A::Spec,
     name: &str,
     shared: Shared,
 ) -> StreamVec<'s, u64, FeatureWrite> {
@@ -411,6 +418,7 @@ pub fn rolling<'s, A: Aggregate>(
     let longest = config.windows.iter().map(|w| w.length).max().unwrap_or(0);
     let logic = Rolling::<A> {
         config,
+        spec,
         longest,
         keys: KeyMap::default(),
         symbols: Symbols::default(),

@@ -47,7 +47,7 @@ pub struct SessionConfig {
 /// late record can join two sessions into one. The state is therefore insertable and mergeable:
 /// whatever the order of [`SessionFeatures::insert`] and [`SessionFeatures::merge`] calls, it
 /// must come out as the fold of its records in (event time, event id) order.
-pub trait SessionFeatures: Default + 'static {
+pub trait SessionFeatures: 'static {
     /// The lane payload of one record, as it travels between workers.
     type Entry: ExchangeData;
     /// What the features need of the records of one session. It may hold symbols of the
@@ -376,10 +376,10 @@ impl<S: SessionFeatures> Sessions<S> {
         self.keys.insert(key, state);
     }
 
-    fn new(config: SessionConfig, name: &str) -> Self {
+    fn new(config: SessionConfig, features: S, name: &str) -> Self {
         Sessions {
             config,
-            features: S::default(),
+            features,
             keys: KeyMap::default(),
             symbols: Symbols::default(),
             touched: Vec::new(),
@@ -665,18 +665,19 @@ impl<S: SessionFeatures> KeyedLogic for Sessions<S> {
     }
 }
 
-/// Computes the session features of `S` over `records`, keyed and exchanged by [`Keyed::key`].
+/// Computes the session `features` over `records`, keyed and exchanged by [`Keyed::key`].
 /// `control` carries the end of a bounded input and checkpoint requests; `checkpointing` says
 /// where state is saved and restored from.
 pub fn sessions<'s, S: SessionFeatures>(
     records: StreamVec<'s, u64, Keyed<S::Entry>>,
     control: StreamVec<'s, u64, Control>,
     config: SessionConfig,
+    features: S,
     name: &str,
     shared: Shared,
 ) -> StreamVec<'s, u64, FeatureWrite> {
     let interval = config.interval;
-    let logic = Sessions::<S>::new(config, name);
+    let logic = Sessions::<S>::new(config, features, name);
     emission_operator(records, control, interval, name, logic, shared)
 }
 
@@ -980,7 +981,7 @@ mod tests {
             largest = Some(largest.map_or(record.time, |l| l.max(record.time)));
             pending.entry(at).or_default().push(record);
         }
-        let mut logic = Sessions::<Trace>::new(config(), "session-test");
+        let mut logic = Sessions::<Trace>::new(config(), Trace, "session-test");
         let mut model = Model {
             config: config(),
             keys: KeyMap::default(),
@@ -1149,7 +1150,7 @@ mod tests {
         // Two sessions 8 s apart, then a record between them that is within the gap of both,
         // then the same record again.
         let records = vec![at("a", 18_000, 2), at("a", 13_500, 3), at("a", 13_500, 3)];
-        let mut logic = Sessions::<Trace>::new(config(), "bridge-test");
+        let mut logic = Sessions::<Trace>::new(config(), Trace, "bridge-test");
         let mut timers = Timers::new();
         let mut out = Vec::new();
         logic.emit(

@@ -35,8 +35,13 @@ struct Toy {
 }
 
 impl Aggregate for Toy {
+    type Spec = ();
     type Entry = String;
     type Stored = Sym;
+
+    fn new(_spec: &()) -> Self {
+        Self::default()
+    }
 
     fn store(entry: String, symbols: &mut Symbols) -> Sym {
         symbols.intern(&entry)
@@ -260,6 +265,7 @@ fn drive(
                     interval: INTERVAL,
                     grace: 0,
                 },
+                (),
                 "Rolling",
                 shared.clone(),
             );
@@ -273,6 +279,7 @@ fn drive(
                     interval: INTERVAL,
                     retention: GAP,
                 },
+                Listing::default(),
                 "Sessions",
                 shared,
             );

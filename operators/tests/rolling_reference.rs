@@ -40,8 +40,13 @@ struct Toy {
 }
 
 impl Aggregate for Toy {
+    type Spec = ();
     type Entry = u64;
     type Stored = u64;
+
+    fn new(_spec: &()) -> Self {
+        Self::default()
+    }
 
     fn store(entry: u64, _symbols: &mut Symbols) -> u64 {
         entry
@@ -170,7 +175,7 @@ fn run(records: Vec<Keyed<u64>>, republish_before: Option<usize>) -> Run {
                 checkpointing,
                 republish: handle,
             };
-            rolling::<Toy>(stream, end, config, "ToyLane", shared)
+            rolling::<Toy>(stream, end, config, (), "ToyLane", shared)
                 .inspect_core(move |event| {
                     if let Ok((stamp, data)) = event {
                         let time = stamp.least().copied().unwrap_or_default();

@@ -107,6 +107,20 @@ pub fn state_settings(config: &Config) -> BTreeMap<String, String> {
         "lanes.purchase.checkout_step".into(),
         format!("{:?}", job.purchase_checkout_step),
     );
+    for lane in &job.catalogue {
+        let windows: Vec<&str> = lane.windows.iter().map(|w| w.name.as_str()).collect();
+        settings.insert(
+            format!("features.{}", lane.lane.name),
+            format!(
+                "{:?}; windows {}, gap {} ms, emit_interval {} ms, retention {} ms",
+                lane.lane,
+                windows.join(","),
+                lane.gap,
+                lane.interval,
+                lane.retention
+            ),
+        );
+    }
     settings.insert(
         "lanes.expiry_grace".into(),
         format!("{} ms", job.expiry_grace),

@@ -8,7 +8,7 @@ use super::Lane;
 
 /// One event as a lane holds it: the values of the lane's columns, and which of its features'
 /// filters it passes (bit `i` for feature `i`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Record {
     /// Per column of the lane, the event's value.
     pub values: Vec<Option<Input>>,

@@ -11,6 +11,7 @@ mod check;
 pub mod filter;
 pub mod lane;
 pub mod property;
+pub mod runtime;
 pub mod spec;
 pub mod value;
 
@@ -77,7 +78,7 @@ impl Column {
 }
 
 /// One feature of a lane.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Feature {
     /// The `<feature>` part of the key.
     pub name: String,
@@ -94,7 +95,7 @@ pub struct Feature {
 }
 
 /// One lane.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lane {
     /// Its name (`product`, `cart`, ...).
     pub name: String,
@@ -115,7 +116,7 @@ pub struct Lane {
 }
 
 /// A checked catalogue.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Catalogue {
     /// The lanes, by name.
     pub lanes: Vec<Lane>,

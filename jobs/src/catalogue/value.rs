@@ -7,7 +7,7 @@ use crate::features::format;
 
 /// An exact number `num / den` (`den > 0`): counts, prices (in millionths), sums, means and
 /// ratios stay exact until they are rendered, rounded, once.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Number {
     num: i128,
     den: i128,
@@ -98,7 +98,7 @@ impl Ord for Number {
 }
 
 /// What an event property holds.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Input {
     /// A boolean, e.g. whether a page is a search.
     Bool(bool),

@@ -48,8 +48,13 @@ pub struct CartAggregate {
 }
 
 impl Aggregate for CartAggregate {
+    type Spec = ();
     type Entry = CartChange;
     type Stored = CartChange;
+
+    fn new(_spec: &()) -> Self {
+        Self::default()
+    }
 
     fn store(entry: CartChange, _symbols: &mut Symbols) -> CartChange {
         entry

@@ -38,8 +38,13 @@ pub struct CategoryAggregate {
 }
 
 impl Aggregate for CategoryAggregate {
+    type Spec = ();
     type Entry = CategoryView;
     type Stored = Sym;
+
+    fn new(_spec: &()) -> Self {
+        Self::default()
+    }
 
     fn store(entry: CategoryView, symbols: &mut Symbols) -> Sym {
         symbols.intern(&entry.category)

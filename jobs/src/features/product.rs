@@ -86,8 +86,13 @@ impl ProductAggregate {
 }
 
 impl Aggregate for ProductAggregate {
+    type Spec = ();
     type Entry = ProductView;
     type Stored = StoredView;
+
+    fn new(_spec: &()) -> Self {
+        Self::default()
+    }
 
     fn store(entry: ProductView, symbols: &mut Symbols) -> StoredView {
         StoredView {

@@ -46,8 +46,13 @@ pub struct PurchaseAggregate {
 }
 
 impl Aggregate for PurchaseAggregate {
+    type Spec = ();
     type Entry = OrderPlaced;
     type Stored = OrderPlaced;
+
+    fn new(_spec: &()) -> Self {
+        Self::default()
+    }
 
     fn store(entry: OrderPlaced, _symbols: &mut Symbols) -> OrderPlaced {
         entry

@@ -49,7 +49,7 @@ impl Op {
 }
 
 /// A derived value.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Derived {
     /// The first feature divided by the second; `when_zero` when the second is 0.
     Ratio {

@@ -17,7 +17,7 @@ use operators::Order;
 use super::value::{Input, Number, Value};
 
 /// What a feature computes.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Aggregation {
     /// Records (with the property, if one is named).
     Count,

@@ -1,0 +1,148 @@
+//! Catalogue lanes in the dataflow: a rolling aggregate and a session fold over any lane of the
+//! catalogue, for the window operators of `operators`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use operators::changes::Rendered;
+use operators::rolling::{Aggregate, WindowLog};
+use operators::session::SessionFeatures;
+use operators::symbols::Symbols;
+use operators::Order;
+
+use super::lane::{Accumulators, Record};
+use super::Lane;
+
+/// The names of the features a lane writes, in the order [`render`] fills them.
+pub fn written_names(lane: &Lane) -> Vec<String> {
+    lane.features
+        .iter()
+        .filter(|f| f.output)
+        .map(|f| f.name.clone())
+        .collect()
+}
+
+/// Writes the written features' values of `accumulators` into their slots.
+fn render(lane: &Lane, accumulators: &Accumulators, values: &mut Rendered) {
+    let features = lane.features.iter().zip(accumulators.values(lane));
+    for (slot, (_, value)) in features.filter(|(f, _)| f.output).enumerate() {
+        if let Some(value) = value {
+            value.write(values.slot(slot));
+        }
+    }
+}
+
+/// One window of a rolling catalogue lane.
+pub struct LaneAggregate {
+    lane: Arc<Lane>,
+    accumulators: Accumulators,
+}
+
+impl Aggregate for LaneAggregate {
+    type Spec = Arc<Lane>;
+    type Entry = Record;
+    type Stored = Record;
+
+    fn new(lane: &Arc<Lane>) -> Self {
+        LaneAggregate {
+            lane: lane.clone(),
+            accumulators: Accumulators::new(lane),
+        }
+    }
+
+    fn store(entry: Record, _symbols: &mut Symbols) -> Record {
+        entry
+    }
+
+    fn unstore(stored: &Record, _symbols: &Symbols) -> Record {
+        stored.clone()
+    }
+
+    fn release(_stored: &Record, _symbols: &mut Symbols) {}
+
+    fn insert(&mut self, order: Order, entry: &Record) {
+        self.accumulators.insert(&self.lane, order, entry);
+    }
+
+    fn remove(&mut self, order: Order, entry: &Record) {
+        self.accumulators.remove(&self.lane, order, entry);
+    }
+
+    fn render(&self, _window: WindowLog<'_, Record>, _symbols: &Symbols, values: &mut Rendered) {
+        render(&self.lane, &self.accumulators, values);
+    }
+}
+
+/// The features of a session catalogue lane.
+pub struct LaneSessions {
+    lane: Arc<Lane>,
+}
+
+impl LaneSessions {
+    /// The session features of `lane`.
+    pub fn new(lane: Arc<Lane>) -> LaneSessions {
+        LaneSessions { lane }
+    }
+}
+
+/// One session of a catalogue lane: its records, to join two sessions, and its features' state.
+#[derive(Default)]
+pub struct LaneSession {
+    records: BTreeMap<Order, Record>,
+    accumulators: Option<Accumulators>,
+}
+
+impl SessionFeatures for LaneSessions {
+    type Entry = Record;
+    type State = LaneSession;
+    type Saved = Vec<(Order, Record)>;
+
+    fn insert(&self, state: &mut LaneSession, order: Order, entry: Record, _symbols: &mut Symbols) {
+        state
+            .accumulators
+            .get_or_insert_with(|| Accumulators::new(&self.lane))
+            .insert(&self.lane, order, &entry);
+        state.records.insert(order, entry);
+    }
+
+    fn merge(
+        &self,
+        earlier: LaneSession,
+        later: LaneSession,
+        symbols: &mut Symbols,
+    ) -> LaneSession {
+        let (mut into, from) = if earlier.records.len() >= later.records.len() {
+            (earlier, later)
+        } else {
+            (later, earlier)
+        };
+        for (order, record) in from.records {
+            self.insert(&mut into, order, record, symbols);
+        }
+        into
+    }
+
+    fn save(&self, state: &LaneSession, _symbols: &Symbols) -> Vec<(Order, Record)> {
+        state
+            .records
+            .iter()
+            .map(|(order, record)| (*order, record.clone()))
+            .collect()
+    }
+
+    fn load(&self, saved: Vec<(Order, Record)>, symbols: &mut Symbols) -> LaneSession {
+        let mut state = LaneSession::default();
+        for (order, record) in saved {
+            self.insert(&mut state, order, record, symbols);
+        }
+        state
+    }
+
+    fn release(&self, _state: LaneSession, _symbols: &mut Symbols) {}
+
+    fn render(&self, state: &LaneSession, _symbols: &Symbols, values: &mut Rendered) {
+        if let Some(accumulators) = &state.accumulators {
+            render(&self.lane, accumulators, values);
+        }
+    }
+}
