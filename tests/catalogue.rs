@@ -335,3 +335,108 @@ fn mistakes_are_named_with_their_lane_feature_and_what_is_allowed() {
         }
     }
 }
+
+/// A catalogue file that adds a lane (page views, searches and platforms per user) and writes a
+/// feature the shipped product lane only computes (`max_viewed_price`): run with it, with no
+/// code change, Redis holds exactly the shipped features plus the new ones, with the values a
+/// computation from scratch gives at the last emission.
+#[test]
+fn features_added_in_a_catalogue_file_appear_in_redis() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut options = support::shop_options(20_000, 200, 0.0);
+    options.span_ms = 2 * 3_600_000;
+    let records = support::shop(options);
+    let input = dir.path().join("shop.tsv");
+    support::write_records(&records, &input);
+
+    let shipped = jobs::catalogue::DEFAULT_CATALOGUE;
+    let max_line = r#"{ name = "max_viewed_price", aggregation = "max", property = "product.price", output = false }"#;
+    assert!(shipped.contains(max_line), "the shipped product lane");
+    let edited = shipped.replace(max_line, &max_line.replace(", output = false", ""))
+        + r#"
+[lanes.pages]
+key = "user"
+events = ["page_view"]
+windows = ["5m", "1h"]
+features = [
+  { name = "page_views", aggregation = "count" },
+  { name = "search_pages", aggregation = "count", where = { "page.is_search" = true } },
+  { name = "platforms", aggregation = "distinct_list", property = "platform" },
+]
+"#;
+    let catalogue = dir.path().join("features.toml");
+    std::fs::write(&catalogue, edited).expect("write the catalogue");
+
+    let redis = support::RedisServer::start();
+    let sets = vec![
+        "source.kind=file".to_string(),
+        format!("source.path={}", input.display()),
+        format!("output.bad_rows_file={}", dir.path().join("bad.jsonl").display()),
+        format!("redis.url={}", redis.url()),
+        format!("features.file={}", catalogue.display()),
+    ];
+    support::run_job(&sets, 2).expect("the run with the edited catalogue");
+
+    let reference = dir.path().join("reference.jsonl");
+    support::run_file_reference(&input, &reference, &dir.path().join("ref-bad.jsonl"));
+    let mut expected = support::final_state(&reference);
+    let added = added_features(&records);
+    assert!(
+        added.keys().any(|k| k.contains(":max_viewed_price_"))
+            && added.keys().any(|k| k.contains(":search_pages_"))
+            && added.keys().any(|k| k.contains(":platforms_")),
+        "the new features have values: {} keys",
+        added.len()
+    );
+    expected.extend(added);
+    let diff = support::differences(&expected, &redis.state());
+    assert!(diff.is_empty(), "Redis after the edited catalogue: {diff}");
+}
+
+/// The new features at the last emission, from scratch.
+fn added_features(records: &[live_shopper::generate::Record]) -> Values {
+    let limits = jobs::parse::Limits::default();
+    let (mut events, mut bad) = (Vec::new(), Vec::new());
+    for record in records {
+        jobs::parse::parse_record(&record.bytes, &limits, &mut events, &mut bad);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    events.retain(|e| seen.insert((e.user.clone(), e.time, e.event_id)));
+    let last = events.iter().map(|e| e.time).max().expect("events");
+    let now = last.div_ceil(1_000) * 1_000;
+    let mut out = Values::new();
+    for (window, length) in [("5m", 300_000u64), ("1h", 3_600_000)] {
+        let inside = |e: &&ShopperEvent| e.time <= now && e.time + length > now;
+        let mut pages: BTreeMap<&str, Vec<&ShopperEvent>> = BTreeMap::new();
+        let mut prices: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+        for e in events.iter().filter(inside) {
+            match e.kind {
+                jobs::event::EventKind::PageView => pages.entry(&e.user).or_default().push(e),
+                jobs::event::EventKind::ProductView => {
+                    if let Some(product) = e.products.first() {
+                        let user = prices.entry(&e.user).or_default();
+                        user.extend(product.price.map(|p| p.0));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (user, views) in pages {
+            let key = |f: &str| format!("user:{user}:{f}_{window}");
+            out.insert(key("page_views"), views.len().to_string());
+            let searches = views.iter().filter(|e| e.is_search).count();
+            out.insert(key("search_pages"), searches.to_string());
+            let platforms = views.iter().filter_map(|e| e.platform.as_deref());
+            out.insert(key("platforms"), jobs::features::format::string_list(platforms));
+        }
+        for (user, prices) in prices {
+            if let Some(&max) = prices.iter().max() {
+                out.insert(
+                    format!("user:{user}:max_viewed_price_{window}"),
+                    jobs::features::format::price(jobs::event::Price(max)),
+                );
+            }
+        }
+    }
+    out
+}
