@@ -89,7 +89,7 @@ pub fn plan(
         catalogue: Vec::new(),
         ..job.clone()
     };
-    for lane in &catalogue.lanes {
+    for lane in catalogue.lanes.iter().filter(|lane| lane.enabled) {
         let compiled = !settings.generic
             && shipped
                 .lane(&lane.name)

@@ -371,7 +371,10 @@ features = [
     let sets = vec![
         "source.kind=file".to_string(),
         format!("source.path={}", input.display()),
-        format!("output.bad_rows_file={}", dir.path().join("bad.jsonl").display()),
+        format!(
+            "output.bad_rows_file={}",
+            dir.path().join("bad.jsonl").display()
+        ),
         format!("redis.url={}", redis.url()),
         format!("features.file={}", catalogue.display()),
     ];
@@ -427,7 +430,10 @@ fn added_features(records: &[live_shopper::generate::Record]) -> Values {
             let searches = views.iter().filter(|e| e.is_search).count();
             out.insert(key("search_pages"), searches.to_string());
             let platforms = views.iter().filter_map(|e| e.platform.as_deref());
-            out.insert(key("platforms"), jobs::features::format::string_list(platforms));
+            out.insert(
+                key("platforms"),
+                jobs::features::format::string_list(platforms),
+            );
         }
         for (user, prices) in prices {
             if let Some(&max) = prices.iter().max() {
@@ -435,6 +441,98 @@ fn added_features(records: &[live_shopper::generate::Record]) -> Values {
                     format!("user:{user}:max_viewed_price_{window}"),
                     jobs::features::format::price(jobs::event::Price(max)),
                 );
+            }
+        }
+    }
+    out
+}
+
+/// The shipped checkout-funnel lane, switched on in a copy of the catalogue: every session's
+/// furthest step, whether it reached checkout, and the time from its first cart add to its
+/// first checkout step, as a computation from scratch gives them, beside the shipped features.
+#[test]
+fn the_checkout_funnel_example_lane_computes_each_sessions_funnel() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut options = support::shop_options(20_000, 200, 0.0);
+    options.span_ms = 2 * 3_600_000;
+    let records = support::shop(options);
+    let input = dir.path().join("shop.tsv");
+    support::write_records(&records, &input);
+    let shipped = jobs::catalogue::DEFAULT_CATALOGUE;
+    let off = "[lanes.checkout]\nenabled = false";
+    assert!(shipped.contains(off), "the shipped funnel lane is off");
+    let catalogue = dir.path().join("features.toml");
+    std::fs::write(
+        &catalogue,
+        shipped.replace(off, "[lanes.checkout]\nenabled = true"),
+    )
+    .expect("write the catalogue");
+
+    let output = dir.path().join("out.jsonl");
+    let sets = vec![
+        "source.kind=file".to_string(),
+        format!("source.path={}", input.display()),
+        format!(
+            "output.bad_rows_file={}",
+            dir.path().join("bad.jsonl").display()
+        ),
+        "output.sink=file".to_string(),
+        format!("output.file={}", output.display()),
+        format!("features.file={}", catalogue.display()),
+    ];
+    support::run_job(&sets, 2).expect("the run with the funnel lane");
+
+    let reference = dir.path().join("reference.jsonl");
+    support::run_file_reference(&input, &reference, &dir.path().join("ref-bad.jsonl"));
+    let mut expected = support::final_state(&reference);
+    let funnel = funnel_features(&records);
+    assert!(
+        funnel.values().any(|v| v == "true")
+            && funnel.keys().any(|k| k.ends_with(":cart_to_checkout_ms")),
+        "sessions reach checkout: {} funnel keys",
+        funnel.len()
+    );
+    expected.extend(funnel);
+    let diff = support::differences(&expected, &support::final_state(&output));
+    assert!(diff.is_empty(), "with the funnel lane: {diff}");
+}
+
+/// Each session's funnel values at the end, from scratch: runs of the session's cart adds,
+/// checkout steps and transactions with gaps of at most 30 minutes; a later run writes over the
+/// keys it has.
+fn funnel_features(records: &[live_shopper::generate::Record]) -> Values {
+    use jobs::event::EventKind::*;
+    let limits = jobs::parse::Limits::default();
+    let (mut events, mut bad) = (Vec::new(), Vec::new());
+    for record in records {
+        jobs::parse::parse_record(&record.bytes, &limits, &mut events, &mut bad);
+    }
+    let mut by_session: BTreeMap<String, Vec<ShopperEvent>> = BTreeMap::new();
+    for e in events {
+        if let (true, Some(sid)) = (
+            matches!(e.kind, AddToCart | CheckoutStep | Transaction),
+            e.session.clone(),
+        ) {
+            by_session.entry(sid).or_default().push(e);
+        }
+    }
+    let mut out = Values::new();
+    for (sid, mut events) in by_session {
+        events.sort_by_key(|e| (e.time, e.event_id));
+        events.dedup_by_key(|e| (e.time, e.event_id));
+        let refs: Vec<&ShopperEvent> = events.iter().collect();
+        for run in runs(&refs, 1_800_000) {
+            let key = |f: &str| format!("session:{sid}:{f}");
+            let steps: Vec<&&ShopperEvent> =
+                run.iter().filter(|e| e.kind == CheckoutStep).collect();
+            if let Some(max) = steps.iter().filter_map(|e| e.checkout_step).max() {
+                out.insert(key("checkout_furthest_step"), max.to_string());
+            }
+            out.insert(key("reached_checkout"), (!steps.is_empty()).to_string());
+            let first_add = run.iter().find(|e| e.kind == AddToCart).map(|e| e.time);
+            if let (Some(add), Some(step)) = (first_add, steps.first().map(|e| e.time)) {
+                let ms = step as i64 - add as i64;
+                out.insert(key("cart_to_checkout_ms"), ms.to_string());
             }
         }
     }

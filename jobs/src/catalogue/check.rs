@@ -62,6 +62,7 @@ pub fn lane(name: String, entry: LaneEntry) -> Result<Lane> {
     }
     let mut lane = Lane {
         name,
+        enabled: entry.enabled,
         key,
         events,
         require: Vec::new(),

@@ -99,6 +99,8 @@ pub struct Feature {
 pub struct Lane {
     /// Its name (`product`, `cart`, ...).
     pub name: String,
+    /// Whether the job computes it.
+    pub enabled: bool,
     /// Its key.
     pub key: LaneKey,
     /// The event types it takes.

@@ -16,6 +16,9 @@ pub struct CatalogueFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LaneEntry {
+    /// Whether the job computes the lane (an example lane can ship switched off).
+    #[serde(default = "yes")]
+    pub enabled: bool,
     /// `user` (rolling windows) or `session` (session windows).
     pub key: String,
     /// The event types the lane takes.
