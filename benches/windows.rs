@@ -218,7 +218,7 @@ fn windows(c: &mut Criterion) {
                             records,
                             ends,
                             session_config(),
-                            Session::default(),
+                            Session,
                             "SessionLane",
                             Shared::plain(0, 1),
                         )

@@ -189,7 +189,7 @@ pub fn build<'s>(
             lanes.session,
             ends.clone(),
             config,
-            session::Session::default(),
+            session::Session,
             "SessionLane",
             shared.clone(),
         ));

@@ -22,8 +22,11 @@ pub struct LaneInputs {
     control: InputHandleVec<u64, Control>,
     checkout_step: Option<u32>,
     /// The catalogue lanes the generic aggregations compute, each with its input.
-    catalogue: Vec<(Arc<Lane>, InputHandleVec<u64, Keyed<Record>>)>,
+    catalogue: Vec<(Arc<Lane>, CatalogueInput)>,
 }
+
+/// The input of one catalogue lane's records.
+type CatalogueInput = InputHandleVec<u64, Keyed<Record>>;
 
 /// The lane streams of one dataflow.
 pub struct LaneStreams<'s> {

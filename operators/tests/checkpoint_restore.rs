@@ -279,7 +279,7 @@ fn drive(
                     interval: INTERVAL,
                     retention: GAP,
                 },
-                Listing::default(),
+                Listing,
                 "Sessions",
                 shared,
             );
