@@ -324,6 +324,11 @@ fn mistakes_are_named_with_their_lane_feature_and_what_is_allowed() {
                 "product_view",
             ],
         ),
+        (
+            LANE.replace("[lanes.views]", "[lanes.\"my views\"]")
+                + "features = [{ name = \"n\", aggregation = \"count\" }]\n",
+            vec!["lane `my views`", "only letters, digits"],
+        ),
     ];
     for (text, expected) in cases {
         let message = refused(&text);

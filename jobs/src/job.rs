@@ -51,9 +51,9 @@ pub struct CatalogueLane {
 }
 
 impl CatalogueLane {
-    /// The operator's name, e.g. `CatalogueLane(promotions)`.
+    /// The operator's name, e.g. `CatalogueLane-pages` (its checkpoint parts are named so).
     pub fn operator(&self) -> String {
-        format!("CatalogueLane({})", self.lane.name)
+        format!("CatalogueLane-{}", self.lane.name)
     }
 }
 

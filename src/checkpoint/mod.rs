@@ -150,6 +150,7 @@ pub fn part_names(config: &Config) -> Vec<String> {
     .filter(|(_, on)| *on)
     .map(|(name, _)| name.to_string())
     .collect();
+    names.extend(job.catalogue.iter().map(|lane| lane.operator()));
     names.push(SOURCE_PART.to_string());
     names
 }

@@ -41,6 +41,12 @@ fn fail<T>(message: String) -> Result<T> {
 /// Builds lane `name` from its table.
 pub fn lane(name: String, entry: LaneEntry) -> Result<Lane> {
     let at = format!("lane `{name}`");
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if name.is_empty() || !name.chars().all(plain) {
+        return fail(format!(
+            "{at}: a lane name has only letters, digits, `_` and `-`"
+        ));
+    }
     let key = match entry.key.as_str() {
         "user" => LaneKey::User,
         "session" => LaneKey::Session,
