@@ -271,20 +271,7 @@ type Lane<'a> = (
 /// Every change the job must make, up to and including `last_emission`.
 pub fn expected_changes(arrived: &[Arrived], settings: &Settings, last_emission: u64) -> Changes {
     let mut changes = Changes::new();
-    // Duplicates of an event (same key, time and id) count once: the first arrival.
-    let mut seen = BTreeSet::new();
-    let unique: Vec<&Arrived> = arrived
-        .iter()
-        .filter(|a| {
-            seen.insert((
-                a.event.user.clone(),
-                a.event.session.clone(),
-                a.event.time,
-                a.event.event_id,
-            ))
-        })
-        .collect();
-
+    let unique = unique(arrived);
     let lanes: [Lane; 4] = [
         (
             &settings.product,
@@ -308,36 +295,95 @@ pub fn expected_changes(arrived: &[Arrived], settings: &Settings, last_emission:
         ),
     ];
     for (windows, member, features) in lanes {
-        let mut by_user: BTreeMap<&str, Vec<&Arrived>> = BTreeMap::new();
-        for a in unique.iter().filter(|a| member(&a.event)) {
-            by_user.entry(a.event.user.as_str()).or_default().push(a);
-        }
-        for (user, events) in by_user {
-            for (window, length) in windows {
-                let mut times = BTreeSet::new();
-                for a in &events {
-                    times.insert(a.effective);
-                    times.insert(ceil_to(a.event.time + length, settings.interval));
-                }
-                let mut before = Values::new();
-                for &t in times.iter().filter(|&&t| t <= last_emission) {
-                    let inside: Vec<&ShopperEvent> = events
-                        .iter()
-                        .filter(|a| {
-                            a.effective <= t && a.event.time + length > t && a.event.time <= t
-                        })
-                        .map(|a| &a.event)
-                        .collect();
-                    let after = features(user, window, &inside);
-                    diff(t, &before, &after, &mut changes);
-                    before = after;
-                }
+        rolling_changes(
+            &unique,
+            &member,
+            windows,
+            &features,
+            settings,
+            last_emission,
+            &mut changes,
+        );
+    }
+    let member = |e: &ShopperEvent| is_session_event(e) && e.session.is_some();
+    session_changes(
+        &unique,
+        &member,
+        &session_features,
+        settings,
+        last_emission,
+        &mut changes,
+    );
+    changes
+}
+
+/// The arrivals without duplicates of an event (same key, time and id): the first counts.
+pub fn unique(arrived: &[Arrived]) -> Vec<&Arrived> {
+    let mut seen = BTreeSet::new();
+    arrived
+        .iter()
+        .filter(|a| {
+            seen.insert((
+                a.event.user.clone(),
+                a.event.session.clone(),
+                a.event.time,
+                a.event.event_id,
+            ))
+        })
+        .collect()
+}
+
+/// The changes of one rolling lane (the events `member` takes, per user, in each of `windows`)
+/// whose values `features(user, window, events in the window)` gives, at every emission where
+/// one can change.
+pub fn rolling_changes(
+    unique: &[&Arrived],
+    member: &dyn Fn(&ShopperEvent) -> bool,
+    windows: &[(String, u64)],
+    features: &dyn Fn(&str, &str, &[&ShopperEvent]) -> Values,
+    settings: &Settings,
+    last_emission: u64,
+    changes: &mut Changes,
+) {
+    let mut by_user: BTreeMap<&str, Vec<&Arrived>> = BTreeMap::new();
+    for a in unique.iter().filter(|a| member(&a.event)) {
+        by_user.entry(a.event.user.as_str()).or_default().push(a);
+    }
+    for (user, events) in by_user {
+        for (window, length) in windows {
+            let mut times = BTreeSet::new();
+            for a in &events {
+                times.insert(a.effective);
+                times.insert(ceil_to(a.event.time + length, settings.interval));
+            }
+            let mut before = Values::new();
+            for &t in times.iter().filter(|&&t| t <= last_emission) {
+                let inside: Vec<&ShopperEvent> = events
+                    .iter()
+                    .filter(|a| a.effective <= t && a.event.time + length > t && a.event.time <= t)
+                    .map(|a| &a.event)
+                    .collect();
+                let after = features(user, window, &inside);
+                diff(t, &before, &after, changes);
+                before = after;
             }
         }
     }
+}
 
+/// The changes of one session lane (the events `member` takes, per session key, in sessions
+/// of `settings.gap`) whose values `features(session key, a session's events)` gives, at every
+/// emission where one can change; late events dropped as SPEC section 2 says.
+pub fn session_changes(
+    unique: &[&Arrived],
+    member: &dyn Fn(&ShopperEvent) -> bool,
+    features: &dyn Fn(&str, &[&ShopperEvent]) -> Values,
+    settings: &Settings,
+    last_emission: u64,
+    changes: &mut Changes,
+) {
     let mut by_session: BTreeMap<&str, Vec<&Arrived>> = BTreeMap::new();
-    for a in unique.iter().filter(|a| is_session_event(&a.event)) {
+    for a in unique.iter().filter(|a| member(&a.event)) {
         if let Some(sid) = a.event.session.as_deref() {
             by_session.entry(sid).or_default().push(a);
         }
@@ -364,16 +410,15 @@ pub fn expected_changes(arrived: &[Arrived], settings: &Settings, last_emission:
             for i in 1..=known.len() {
                 if i == known.len() || known[i].time > known[i - 1].time + settings.gap {
                     if start < i {
-                        after.extend(session_features(sid, &known[start..i]));
+                        after.extend(features(sid, &known[start..i]));
                     }
                     start = i;
                 }
             }
-            diff(t, &before, &after, &mut changes);
+            diff(t, &before, &after, changes);
             before = after;
         }
     }
-    changes
 }
 
 /// The events of one session key that come too late (SPEC section 2): a session that has
