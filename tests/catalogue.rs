@@ -329,6 +329,14 @@ fn mistakes_are_named_with_their_lane_feature_and_what_is_allowed() {
                 + "features = [{ name = \"n\", aggregation = \"count\" }]\n",
             vec!["lane `my views`", "only letters, digits"],
         ),
+        (
+            format!(
+                "{}features = [{{ name = \"n\", aggregation = \"count\" }}]\n{}features = [{{ name = \"n\", aggregation = \"count\" }}]\n",
+                LANE,
+                LANE.replace("views", "pages").replace("product_view", "page_view")
+            ),
+            vec!["feature `n`", "also writes `user:<id>:n_5m`"],
+        ),
     ];
     for (text, expected) in cases {
         let message = refused(&text);

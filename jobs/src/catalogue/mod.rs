@@ -134,7 +134,38 @@ impl Catalogue {
             .into_iter()
             .map(|(name, entry)| check::lane(name, entry))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Catalogue { lanes })
+        let catalogue = Catalogue { lanes };
+        catalogue.check_keys()?;
+        Ok(catalogue)
+    }
+
+    /// Fails when two lanes would write the same store key: the same feature (and window) in
+    /// two lanes of one key kind.
+    fn check_keys(&self) -> Result<(), CatalogueError> {
+        let mut written: std::collections::BTreeMap<String, &str> = Default::default();
+        for lane in &self.lanes {
+            let suffixes: Vec<String> = match &lane.windowing {
+                Windowing::Rolling(windows) => {
+                    windows.iter().map(|(name, _)| format!("_{name}")).collect()
+                }
+                Windowing::Session { .. } => vec![String::new()],
+            };
+            for feature in lane.features.iter().filter(|f| f.output) {
+                for suffix in &suffixes {
+                    let key = match lane.key {
+                        LaneKey::User => format!("user:<id>:{}{suffix}", feature.name),
+                        LaneKey::Session => format!("session:<id>:{}", feature.name),
+                    };
+                    if let Some(other) = written.insert(key.clone(), &lane.name) {
+                        return Err(CatalogueError(format!(
+                            "lane `{}`, feature `{}`: lane `{other}` also writes `{key}`;                              rename one of them",
+                            lane.name, feature.name
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The catalogue that ships with the job.
