@@ -201,7 +201,7 @@ impl Accumulator {
     }
 }
 
-/// Adds `by` to a count kept in a map, removing the entry at zero.
+/// Counts `key` up (`up`) or down in `map`, removing it at zero.
 fn adjust<K: Ord + Clone>(map: &mut std::collections::BTreeMap<K, u64>, key: &K, up: bool) {
     if up {
         *map.entry(key.clone()).or_default() += 1;
