@@ -118,8 +118,9 @@ pub fn plan(
                 }
                 if name == "purchase" && job.purchase_checkout_step.is_some() {
                     return Err(
-                        "lanes.purchase.checkout_step works with the shipped purchase lane; the \
-                         catalogue changes that lane, so set lanes.purchase.checkout_step = 0"
+                        "lanes.purchase.checkout_step works only with the shipped purchase lane \
+                         on its compiled code, and here the catalogue changes that lane or \
+                         features.generic is on: set lanes.purchase.checkout_step = 0"
                             .into(),
                     );
                 }
