@@ -168,3 +168,17 @@ fn kafka_secrets_stay_out_of_librdkafka_messages() {
     assert!(stderr.contains("Kafka"), "{stderr}");
     assert!(!stderr.contains("TOP-SECRET"), "{stderr}");
 }
+
+#[test]
+fn feature_catalogue_mistakes_name_the_file_and_what_to_fix() {
+    fails_naming(
+        &["features.file=/nonexistent/features.toml"],
+        &[],
+        &["/nonexistent/features.toml", "features.file", "--features"],
+    );
+    fails_naming(
+        &["features.generic=true", "lanes.purchase.checkout_step=3"],
+        &[],
+        &["lanes.purchase.checkout_step", "features.generic", "= 0"],
+    );
+}
