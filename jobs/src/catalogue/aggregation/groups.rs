@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use operators::Order;
 
+use super::sum::Sum;
 use super::{adjust, number, Accumulate, Input, Number, Value};
 
 /// Records per group, and how many groups reach the threshold.
@@ -50,35 +51,17 @@ impl Accumulate for Groups {
     }
 }
 
-/// Per group its records in order with their values, and the sum and count of the groups'
-/// earliest values.
+/// Per group its records in order with their values, and the sum of the groups' earliest
+/// values.
 #[derive(Clone, Debug, Default)]
 pub struct Earliest {
     groups: BTreeMap<Input, BTreeMap<Order, Option<Number>>>,
-    sum: Option<(i128, i128)>,
-    n: u64,
+    firsts: Sum,
 }
 
 impl Earliest {
     fn earliest(records: &BTreeMap<Order, Option<Number>>) -> Option<Number> {
         records.values().next().copied().flatten()
-    }
-
-    fn count(&mut self, value: Option<Number>, sign: i128) {
-        let Some(v) = value else { return };
-        let (num, den) = v.parts();
-        let (sum, common) = self.sum.get_or_insert((0, den));
-        if *common == den {
-            *sum += sign * num;
-        } else {
-            *sum = *sum * den + sign * num * *common;
-            *common *= den;
-        }
-        if sign > 0 {
-            self.n += 1;
-        } else {
-            self.n = self.n.saturating_sub(1);
-        }
     }
 
     fn change(&mut self, group: &Input, update: impl FnOnce(&mut BTreeMap<Order, Option<Number>>)) {
@@ -91,11 +74,11 @@ impl Earliest {
         if !has {
             self.groups.remove(group);
         }
-        if had {
-            self.count(before, -1);
+        if let (true, Some(v)) = (had, before) {
+            self.firsts.count(v, false);
         }
-        if has {
-            self.count(after, 1);
+        if let (true, Some(v)) = (has, after) {
+            self.firsts.count(v, true);
         }
     }
 }
@@ -120,8 +103,6 @@ impl Accumulate for Earliest {
 
     /// The mean of the groups' earliest values; absent when no group's earliest record has one.
     fn value(&self) -> Option<Value> {
-        let (sum, den) = self.sum?;
-        let den = den.checked_mul(self.n as i128)?;
-        Number::ratio(sum, den).map(Value::Number)
+        self.firsts.mean()
     }
 }

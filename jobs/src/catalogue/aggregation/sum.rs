@@ -26,6 +26,17 @@ impl Sum {
         }
     }
 
+    /// Counts `value` in (`up`) or out of the sum.
+    pub fn count(&mut self, value: Number, up: bool) {
+        if up {
+            self.add(value, 1);
+            self.n += 1;
+        } else {
+            self.add(value, -1);
+            self.n = self.n.saturating_sub(1);
+        }
+    }
+
     /// The mean, absent without values.
     pub fn mean(&self) -> Option<Value> {
         let den = self.den?.checked_mul(self.n as i128)?;
@@ -36,15 +47,13 @@ impl Sum {
 impl Accumulate for Sum {
     fn insert(&mut self, _order: Order, value: Option<&Input>, _group: Option<&Input>) {
         if let Some(v) = number(value) {
-            self.add(v, 1);
-            self.n += 1;
+            self.count(v, true);
         }
     }
 
     fn remove(&mut self, _order: Order, value: Option<&Input>, _group: Option<&Input>) {
         if let Some(v) = number(value) {
-            self.add(v, -1);
-            self.n = self.n.saturating_sub(1);
+            self.count(v, false);
         }
     }
 
