@@ -29,13 +29,7 @@ impl Accumulators {
         let slots = lane
             .features
             .iter()
-            .map(|feature| {
-                let mut acc = feature.aggregation.accumulator()?;
-                if let Accumulator::Count(count) = &mut acc {
-                    count.with_property = feature.column.is_some();
-                }
-                Some(acc)
-            })
+            .map(|feature| feature.aggregation.accumulator(feature.column.is_some()))
             .collect();
         Accumulators { slots }
     }

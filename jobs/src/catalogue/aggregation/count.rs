@@ -9,7 +9,17 @@ use super::{Accumulate, Input, Value};
 pub struct Count {
     n: u64,
     /// Whether only records with the property count.
-    pub with_property: bool,
+    with_property: bool,
+}
+
+impl Count {
+    /// A count of every record, or with `with_property` of the records that have the property.
+    pub fn new(with_property: bool) -> Count {
+        Count {
+            n: 0,
+            with_property,
+        }
+    }
 }
 
 impl Accumulate for Count {

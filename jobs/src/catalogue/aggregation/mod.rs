@@ -89,10 +89,11 @@ impl Aggregation {
         )
     }
 
-    /// A fresh accumulator, or `None` for a derived value.
-    pub fn accumulator(&self) -> Option<Accumulator> {
+    /// A fresh accumulator (`with_property`: the feature names a property), or `None` for a
+    /// derived value.
+    pub fn accumulator(&self, with_property: bool) -> Option<Accumulator> {
         Some(match self {
-            Aggregation::Count => Accumulator::Count(count::Count::default()),
+            Aggregation::Count => Accumulator::Count(count::Count::new(with_property)),
             Aggregation::Sum => Accumulator::Sum(sum::Sum::default()),
             Aggregation::Mean => Accumulator::Mean(sum::Sum::default()),
             Aggregation::Min => Accumulator::Min(extreme::Extremes::default()),
@@ -312,10 +313,7 @@ mod tests {
             seed % n
         };
         for aggregation in &aggregations {
-            let mut acc = aggregation.accumulator().expect("an accumulator");
-            if let Accumulator::Count(count) = &mut acc {
-                count.with_property = true;
-            }
+            let mut acc = aggregation.accumulator(true).expect("an accumulator");
             let mut inside = Inside::new();
             for step in 0..3_000 {
                 let order = (next(40), u128::from(next(3) as u8));
