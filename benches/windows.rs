@@ -1,5 +1,6 @@
 //! The window operators in isolation: lane records already parsed and keyed, through a one-worker
-//! timely dataflow with the rolling (product lane, 5m and 1h) or session operator, features
+//! timely dataflow with the rolling (the shipped product lane, 5m and 1h) or session operator
+//! (the shipped session lane), features
 //! discarded. Event time advances 100 ms per record, over 2 000 shoppers; the hot-key cases put
 //! the same number of session events into one session of 5 minutes, in order and with the same
 //! 2 s of disorder as the other cases.
@@ -11,14 +12,15 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use jobs::event::Price;
-use jobs::features::product::{self, ProductAggregate, ProductView};
-use jobs::features::session::{self, Session, SessionEvent, SessionKind};
+use jobs::catalogue::runtime::{written_names, LaneAggregate, LaneSessions};
+use jobs::catalogue::{Catalogue, Lane, Record};
+use jobs::event::{EventKind, Price, Product, ShopperEvent};
 use operators::checkpoint::Control;
 use operators::driver::Shared;
 use operators::rolling::{rolling, RollingConfig, WindowSpec};
 use operators::session::{sessions, SessionConfig};
 use operators::{FeatureWrite, Keyed, Millis};
+use std::sync::Arc;
 use timely::dataflow::operators::Probe;
 use timely::dataflow::{InputHandleVec, ProbeHandle, Scope, StreamVec};
 use timely::ExchangeData;
@@ -41,71 +43,104 @@ impl Rng {
     }
 }
 
-fn keyed<E>(rng: &mut Rng, i: usize, prefix: &str, entry: E) -> Keyed<E> {
-    Keyed {
-        key: format!("{prefix}-{}", rng.next() % USERS),
-        time: START + i as u64 * 100 + rng.next() % 2_000,
-        id: ((rng.next() as u128) << 64) | i as u128,
-        entry,
+/// The shipped catalogue's lane `name`.
+fn shipped_lane(name: &str) -> Arc<Lane> {
+    let catalogue = Catalogue::builtin().expect("the shipped catalogue");
+    Arc::new(catalogue.lane(name).expect("a shipped lane").clone())
+}
+
+fn event(kind: EventKind) -> ShopperEvent {
+    ShopperEvent {
+        time: 0,
+        event_id: 0,
+        user: String::new(),
+        session: None,
+        kind,
+        products: Vec::new(),
+        list_name: None,
+        cart_total: None,
+        revenue: None,
+        checkout_step: None,
+        is_search: false,
+        platform: None,
+        campaign: None,
+        device_class: None,
+        country: None,
+        region: None,
     }
 }
 
-fn product_views() -> Vec<Keyed<ProductView>> {
+fn keyed(rng: &mut Rng, i: usize, lane: &Lane, key: String, event: &ShopperEvent) -> Keyed<Record> {
+    Keyed {
+        key,
+        time: START + i as u64 * 100 + rng.next() % 2_000,
+        id: ((rng.next() as u128) << 64) | i as u128,
+        entry: lane.record(event).expect("the lane takes the event"),
+    }
+}
+
+fn product_views(lane: &Lane) -> Vec<Keyed<Record>> {
     let mut rng = Rng(7);
     (0..RECORDS)
         .map(|i| {
             let product = rng.next() % 200;
-            let view = ProductView {
-                product: format!("P{product:05}"),
+            let mut view = event(EventKind::ProductView);
+            view.products.push(Product {
+                id: format!("P{product:05}"),
+                category: None,
                 price: Some(Price(((product % 97) as i64 + 1) * 1_990_000)),
-            };
-            keyed(&mut rng, i, "user", view)
+            });
+            let key = format!("user-{}", rng.next() % USERS);
+            keyed(&mut rng, i, lane, key, &view)
         })
         .collect()
 }
 
-fn session_event(rng: &mut Rng) -> SessionEvent {
+fn session_event(rng: &mut Rng) -> ShopperEvent {
     let kinds = [
-        SessionKind::PageView,
-        SessionKind::ProductView,
-        SessionKind::AddToCart,
-        SessionKind::Other,
+        EventKind::PageView,
+        EventKind::ProductView,
+        EventKind::AddToCart,
+        EventKind::ListView,
     ];
-    let kind = kinds[(rng.next() % 4) as usize];
-    SessionEvent {
-        kind,
-        search: kind == SessionKind::PageView && rng.next().is_multiple_of(5),
-        user: format!("user-{}", rng.next() % USERS),
-        campaign: (rng.next().is_multiple_of(10)).then(|| "spring-sale".to_string()),
-        device: Some(["Desktop", "Phone", "Tablet"][(rng.next() % 3) as usize].to_string()),
-        platform: Some("web".to_string()),
-        location: Some(["US/CA", "US/NY", "GB/ENG"][(rng.next() % 3) as usize].to_string()),
-    }
+    let kind = kinds[(rng.next() % 4) as usize].clone();
+    let mut e = event(kind);
+    e.is_search = e.kind == EventKind::PageView && rng.next().is_multiple_of(5);
+    e.user = format!("user-{}", rng.next() % USERS);
+    e.session = Some("s".to_string());
+    e.campaign = (rng.next().is_multiple_of(10)).then(|| "spring-sale".to_string());
+    e.device_class = Some(["Desktop", "Phone", "Tablet"][(rng.next() % 3) as usize].to_string());
+    e.platform = Some("web".to_string());
+    let (country, region) = [("US", "CA"), ("US", "NY"), ("GB", "ENG")][(rng.next() % 3) as usize];
+    e.country = Some(country.to_string());
+    e.region = Some(region.to_string());
+    e
 }
 
-fn session_events() -> Vec<Keyed<SessionEvent>> {
+fn session_events(lane: &Lane) -> Vec<Keyed<Record>> {
     let mut rng = Rng(11);
     (0..RECORDS)
         .map(|i| {
             let event = session_event(&mut rng);
-            keyed(&mut rng, i, "session", event)
+            let key = format!("session-{}", rng.next() % USERS);
+            keyed(&mut rng, i, lane, key, &event)
         })
         .collect()
 }
 
 /// One session key, `RECORDS` events spread evenly over 5 minutes, each up to `jitter`
 /// milliseconds late.
-fn hot_session_events(jitter: Millis) -> Vec<Keyed<SessionEvent>> {
+fn hot_session_events(lane: &Lane, jitter: Millis) -> Vec<Keyed<Record>> {
     let mut rng = Rng(13);
     (0..RECORDS)
         .map(|i| {
-            let entry = session_event(&mut rng);
+            let event = session_event(&mut rng);
             let late = if jitter > 0 { rng.next() % jitter } else { 0 };
             Keyed {
                 key: "session-hot".to_string(),
                 time: START + (i as u64 * 300_000 / RECORDS as u64) + 2_000 - late,
                 id: ((rng.next() as u128) << 64) | i as u128,
-                entry,
+                entry: lane.record(&event).expect("the lane takes the event"),
             }
         })
         .collect()
@@ -160,15 +195,17 @@ fn windows(c: &mut Criterion) {
     group.throughput(Throughput::Elements(RECORDS as u64));
     group.sample_size(10);
 
-    let views = product_views();
+    let product = shipped_lane("product");
+    let views = product_views(&product);
     group.bench_function("rolling_product_5m_1h", |b| {
         b.iter_batched(
             || views.clone(),
             |records| {
-                drive(records, |records, ends| {
+                let product = product.clone();
+                drive(records, move |records, ends| {
                     let config = RollingConfig {
                         prefix: "user".to_string(),
-                        features: product::FEATURES.iter().map(|f| f.to_string()).collect(),
+                        features: written_names(&product),
                         windows: vec![
                             WindowSpec {
                                 name: "5m".to_string(),
@@ -182,12 +219,12 @@ fn windows(c: &mut Criterion) {
                         interval: 1_000,
                         grace: 600_000,
                     };
-                    rolling::<ProductAggregate>(
+                    rolling::<LaneAggregate>(
                         records,
                         ends,
                         config,
-                        (),
-                        "ProductLane",
+                        product,
+                        "CatalogueLane-product",
                         Shared::plain(0, 1),
                     )
                 })
@@ -196,30 +233,36 @@ fn windows(c: &mut Criterion) {
         )
     });
 
-    let session_config = || SessionConfig {
+    let session = shipped_lane("session");
+    let features = written_names(&session);
+    let session_config = move || SessionConfig {
         prefix: "session".to_string(),
-        features: session::FEATURES.iter().map(|f| f.to_string()).collect(),
+        features: features.clone(),
         gap: 1_800_000,
         interval: 1_000,
         retention: 600_000,
     };
     let cases = [
-        ("session_30m_gap", session_events()),
-        ("session_hot_key_in_order", hot_session_events(0)),
-        ("session_hot_key_disorder", hot_session_events(2_000)),
+        ("session_30m_gap", session_events(&session)),
+        ("session_hot_key_in_order", hot_session_events(&session, 0)),
+        (
+            "session_hot_key_disorder",
+            hot_session_events(&session, 2_000),
+        ),
     ];
     for (name, events) in cases {
         group.bench_function(name, |b| {
             b.iter_batched(
                 || events.clone(),
                 |records| {
+                    let (config, lane) = (session_config.clone()(), session.clone());
                     drive(records, move |records, ends| {
-                        sessions::<Session>(
+                        sessions(
                             records,
                             ends,
-                            session_config(),
-                            Session,
-                            "SessionLane",
+                            config,
+                            LaneSessions::new(lane),
+                            "CatalogueLane-session",
                             Shared::plain(0, 1),
                         )
                     })

@@ -1,27 +1,75 @@
-//! The feature catalogue as the job runs it: which lanes the compiled code computes and which
-//! the generic aggregations do.
+//! The feature catalogue as the job runs it: every enabled lane of the catalogue, with the
+//! windows, emission interval and retention the configuration gives it.
 //!
-//! The five lanes of the shipped catalogue (`config/features.toml`) have compiled counterparts
-//! (`jobs/src/features/`), tested equal to them, which are faster. A lane of the catalogue runs
-//! on its compiled counterpart when it is the shipped one unchanged; a lane a catalogue changes
-//! or adds runs on the generic aggregations. The windows of the shipped lanes' names come from
-//! the configuration (`lanes.<name>.windows`, `lanes.session.gap`), as they always have; a new
-//! lane has its own.
+//! The configuration names SPEC's lanes (`lanes.product.windows`, `lanes.session.gap`, ...):
+//! those settings apply to the catalogue lane of that name. A lane the catalogue adds has its
+//! own windows or gap and the job's emission interval.
 
 use std::sync::Arc;
 
 use jobs::catalogue::{Catalogue, Lane, LaneKey, Windowing};
-use jobs::job::{CatalogueLane, JobSettings, LaneSettings};
+use jobs::job::CatalogueLane;
 use operators::rolling::WindowSpec;
 use operators::Millis;
 
-/// What the configuration says of the catalogue.
+/// Where the catalogue comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FeatureSettings {
     /// The catalogue file; empty for the shipped one.
     pub file: String,
-    /// Run every lane on the generic aggregations, the shipped ones included.
-    pub generic: bool,
+}
+
+/// Windows and emission interval of one of SPEC's rolling lanes, from the configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LaneSettings {
+    /// The windows, e.g. `5m` and `1h`.
+    pub windows: Vec<WindowSpec>,
+    /// Emission interval in milliseconds.
+    pub interval: Millis,
+}
+
+/// The session lane's settings, from the configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionSettings {
+    /// Largest gap within one session.
+    pub gap: Millis,
+    /// Emission interval in milliseconds.
+    pub interval: Millis,
+    /// How long a closed session's features stay in the store.
+    pub retention: Millis,
+}
+
+/// What the configuration says of SPEC's lanes; `None` switches a lane off.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfiguredLanes {
+    /// `lanes.product`.
+    pub product: Option<LaneSettings>,
+    /// `lanes.category`.
+    pub category: Option<LaneSettings>,
+    /// `lanes.cart`.
+    pub cart: Option<LaneSettings>,
+    /// `lanes.purchase`.
+    pub purchase: Option<LaneSettings>,
+    /// `lanes.purchase.checkout_step`: a checkout step that also counts as an order.
+    pub checkout_step: Option<u32>,
+    /// `lanes.session`.
+    pub session: Option<SessionSettings>,
+    /// The emission interval of lanes the configuration does not name.
+    pub interval: Millis,
+    /// The retention of closed sessions of lanes the configuration does not name.
+    pub retention: Millis,
+}
+
+impl ConfiguredLanes {
+    fn rolling(&self, name: &str) -> Option<&Option<LaneSettings>> {
+        Some(match name {
+            "product" => &self.product,
+            "category" => &self.category,
+            "cart" => &self.cart,
+            "purchase" => &self.purchase,
+            _ => return None,
+        })
+    }
 }
 
 /// Reads the catalogue the settings name.
@@ -38,15 +86,8 @@ pub fn load(settings: &FeatureSettings) -> Result<Catalogue, String> {
     Catalogue::parse(&text).map_err(|e| format!("{}: {e}", settings.file))
 }
 
-/// Whether two lanes compute the same, whatever their windows.
-fn same_features(a: &Lane, b: &Lane) -> bool {
-    let mut a = a.clone();
-    a.windowing = b.windowing.clone();
-    a == *b
-}
-
-/// The settings of a new lane: its own windows or gap, the job's emit interval.
-fn own(lane: Arc<Lane>, interval: Millis, retention: Millis) -> CatalogueLane {
+/// A lane's own windows or gap, with `interval` and `retention`.
+fn own(lane: Lane, interval: Millis, retention: Millis) -> CatalogueLane {
     let (windows, gap) = match &lane.windowing {
         Windowing::Rolling(windows) => (
             windows
@@ -61,7 +102,7 @@ fn own(lane: Arc<Lane>, interval: Millis, retention: Millis) -> CatalogueLane {
         Windowing::Session { gap } => (Vec::new(), *gap),
     };
     CatalogueLane {
-        lane,
+        lane: Arc::new(lane),
         windows,
         gap,
         interval,
@@ -69,78 +110,73 @@ fn own(lane: Arc<Lane>, interval: Millis, retention: Millis) -> CatalogueLane {
     }
 }
 
-/// Decides, lane by lane, what computes `catalogue`: compiled lanes stay in `job`, the others
-/// go to `job.catalogue`; a shipped lane the catalogue leaves out is switched off.
-/// `interval` and `retention` are the settings of lanes the configuration does not name.
-pub fn plan(
-    catalogue: &Catalogue,
-    settings: &FeatureSettings,
-    job: &mut JobSettings,
-    interval: Millis,
-    retention: Millis,
-) -> Result<(), String> {
-    let shipped = Catalogue::builtin().map_err(|e| format!("the shipped {e}"))?;
-    let mut planned = JobSettings {
-        product: None,
-        category: None,
-        cart: None,
-        purchase: None,
-        session: None,
-        catalogue: Vec::new(),
-        ..job.clone()
+/// Whose windows a lane of one of SPEC's names takes: the catalogue's where it changes them
+/// from the shipped ones, else the configuration's; both changed is a mistake.
+fn windows_from_config(
+    lane: &Lane,
+    shipped: &Catalogue,
+    configured: &[String],
+    key: &str,
+) -> Result<bool, String> {
+    let Some(shipped) = shipped.lane(&lane.name) else {
+        return Ok(true);
     };
-    for lane in catalogue.lanes.iter().filter(|lane| lane.enabled) {
-        let compiled = !settings.generic
-            && shipped
-                .lane(&lane.name)
-                .is_some_and(|s| same_features(s, lane));
-        let arc = Arc::new(lane.clone());
-        match (lane.name.as_str(), lane.key) {
-            ("session", LaneKey::Session) => {
-                let Some(session) = job.session.clone() else {
-                    continue;
-                };
-                if compiled {
-                    planned.session = Some(session);
-                } else {
-                    let mut generic = own(arc, session.interval, session.retention);
-                    generic.gap = session.gap;
-                    planned.catalogue.push(generic);
-                }
-            }
-            (name @ ("product" | "category" | "cart" | "purchase"), LaneKey::User) => {
-                let Some(config) = rolling(job, name).clone() else {
-                    continue;
-                };
-                if compiled {
-                    *rolling(&mut planned, name) = Some(config);
-                    continue;
-                }
-                if name == "purchase" && job.purchase_checkout_step.is_some() {
-                    return Err(
-                        "lanes.purchase.checkout_step works only with the shipped purchase lane \
-                         on its compiled code, and here the catalogue changes that lane or \
-                         features.generic is on: set lanes.purchase.checkout_step = 0"
-                            .into(),
-                    );
-                }
-                planned.catalogue.push(CatalogueLane {
-                    windows: config.windows.clone(),
-                    ..own(arc, config.interval, retention)
-                });
-            }
-            _ => planned.catalogue.push(own(arc, interval, retention)),
-        }
+    let names = |windowing: &Windowing| match windowing {
+        Windowing::Rolling(windows) => windows.iter().map(|(name, _)| name.clone()).collect(),
+        Windowing::Session { gap } => vec![format!("{gap}ms")],
+    };
+    let (catalogue, default) = (names(&lane.windowing), names(&shipped.windowing));
+    match (catalogue == default, configured == default.as_slice()) {
+        (true, _) => Ok(true),
+        (false, true) => Ok(false),
+        (false, false) => Err(format!(
+            "lane `{}`: the features catalogue gives it {} and the configuration's `{key}` {}; \
+             set them in one place",
+            lane.name,
+            catalogue.join(","),
+            configured.join(",")
+        )),
     }
-    *job = planned;
-    Ok(())
 }
 
-fn rolling<'a>(job: &'a mut JobSettings, name: &str) -> &'a mut Option<LaneSettings> {
-    match name {
-        "product" => &mut job.product,
-        "category" => &mut job.category,
-        "cart" => &mut job.cart,
-        _ => &mut job.purchase,
+/// The lanes the job computes: every enabled lane of `catalogue`, with the settings
+/// `configured` gives SPEC's lanes. A lane the configuration switches off is left out.
+pub fn plan(
+    catalogue: &Catalogue,
+    configured: &ConfiguredLanes,
+) -> Result<Vec<CatalogueLane>, String> {
+    let shipped = Catalogue::builtin().map_err(|e| format!("the shipped {e}"))?;
+    let mut planned = Vec::new();
+    for lane in catalogue.lanes.iter().filter(|lane| lane.enabled) {
+        let mut lane = lane.clone();
+        let name = lane.name.clone();
+        match (configured.rolling(&name), &configured.session, lane.key) {
+            (Some(settings), _, LaneKey::User) => {
+                let Some(settings) = settings else { continue };
+                if let (Some(step), "purchase") = (configured.checkout_step, name.as_str()) {
+                    lane.count_checkout_step_as_order(step);
+                }
+                let names: Vec<String> = settings.windows.iter().map(|w| w.name.clone()).collect();
+                let key = format!("lanes.{name}.windows");
+                let from_config = windows_from_config(&lane, &shipped, &names, &key)?;
+                let mut planned_lane = own(lane, settings.interval, configured.retention);
+                if from_config {
+                    planned_lane.windows = settings.windows.clone();
+                }
+                planned.push(planned_lane);
+            }
+            (None, session, LaneKey::Session) if name == "session" => {
+                let Some(settings) = session else { continue };
+                let gap = vec![format!("{}ms", settings.gap)];
+                let from_config = windows_from_config(&lane, &shipped, &gap, "lanes.session.gap")?;
+                let mut planned_lane = own(lane, settings.interval, settings.retention);
+                if from_config {
+                    planned_lane.gap = settings.gap;
+                }
+                planned.push(planned_lane);
+            }
+            _ => planned.push(own(lane, configured.interval, configured.retention)),
+        }
     }
+    Ok(planned)
 }

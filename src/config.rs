@@ -7,7 +7,8 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use jobs::job::{JobSettings, LaneSettings, SessionSettings};
+use crate::catalogue::{ConfiguredLanes, LaneSettings, SessionSettings};
+use jobs::job::JobSettings;
 use jobs::parse::Limits;
 use operators::rolling::WindowSpec;
 use operators::Millis;
@@ -657,31 +658,25 @@ fn validate(table: &Table) -> Result<Config, ConfigError> {
     let purchase = lanes.sub("purchase")?;
     let checkout_step = purchase.int_in("checkout_step", 0, u32::MAX.into())?;
     let output = root.sub("output")?;
-    let mut job = JobSettings {
+    let configured = ConfiguredLanes {
         product: rolling_lane(&lanes, "product", emit_interval)?,
         category: rolling_lane(&lanes, "category", emit_interval)?,
         cart: rolling_lane(&lanes, "cart", emit_interval)?,
         purchase: rolling_lane(&lanes, "purchase", emit_interval)?,
-        purchase_checkout_step: u32::try_from(checkout_step).ok().filter(|&step| step > 0),
+        checkout_step: u32::try_from(checkout_step).ok().filter(|&step| step > 0),
         session: session_settings,
-        expiry_grace: output.duration_at_most("expiry_grace", true, 30 * DAY)?,
-        catalogue: Vec::new(),
+        interval: emit_interval,
+        retention: session.duration_at_most("retention", false, 30 * DAY)?,
     };
     let features = root.sub("features")?;
     let feature_settings = crate::catalogue::FeatureSettings {
         file: features.str("file")?.to_string(),
-        generic: features.bool("generic")?,
     };
     let catalogue = crate::catalogue::load(&feature_settings).map_err(ConfigError)?;
-    let retention = session.duration_at_most("retention", false, 30 * DAY)?;
-    crate::catalogue::plan(
-        &catalogue,
-        &feature_settings,
-        &mut job,
-        emit_interval,
-        retention,
-    )
-    .map_err(ConfigError)?;
+    let job = JobSettings {
+        expiry_grace: output.duration_at_most("expiry_grace", true, 30 * DAY)?,
+        lanes: crate::catalogue::plan(&catalogue, &configured).map_err(ConfigError)?,
+    };
 
     let output_settings = OutputSettings {
         sink: match output.choice("sink", &["redis", "file", "discard"])? {
@@ -798,16 +793,18 @@ mod tests {
     #[test]
     fn defaults_match_the_spec() {
         let config = load_with(&[]).expect("defaults load");
-        let names = |lane: &Option<LaneSettings>| -> Vec<String> {
-            lane.as_ref()
+        let names = |lane: &str| -> Vec<String> {
+            config
+                .job
+                .lane(lane)
                 .map(|l| l.windows.iter().map(|w| w.name.clone()).collect())
                 .unwrap_or_default()
         };
-        assert_eq!(names(&config.job.product), ["5m", "1h"]);
-        assert_eq!(names(&config.job.category), ["5m", "1h", "24h"]);
-        assert_eq!(names(&config.job.cart), ["5m", "1h"]);
-        assert_eq!(names(&config.job.purchase), ["24h"]);
-        let session = config.job.session.expect("session lane on");
+        assert_eq!(names("product"), ["5m", "1h"]);
+        assert_eq!(names("category"), ["5m", "1h", "24h"]);
+        assert_eq!(names("cart"), ["5m", "1h"]);
+        assert_eq!(names("purchase"), ["24h"]);
+        let session = config.job.lane("session").expect("session lane on");
         assert_eq!(
             (session.gap, session.retention, session.interval),
             (1_800_000, 600_000, 1_000)
@@ -848,7 +845,10 @@ mod tests {
         ];
         let config = load(None, env, &sets).expect("loads");
         assert_eq!(config.redis.url, "redis://10.0.0.1:1");
-        assert_eq!(config.job.product.expect("on").windows[0].length, 600_000);
+        assert_eq!(
+            config.job.lane("product").expect("on").windows[0].length,
+            600_000
+        );
         assert_eq!(
             config
                 .kafka
@@ -950,7 +950,10 @@ mod tests {
             assert!(message.contains(key), "{set}: {message}");
         }
         let config = load_with(&["lanes.purchase.checkout_step=4294967295"]).expect("u32::MAX");
-        assert_eq!(config.job.purchase_checkout_step, Some(u32::MAX));
+        let purchase = &config.job.lane("purchase").expect("on").lane;
+        assert!(purchase
+            .events
+            .contains(&jobs::event::EventKind::CheckoutStep));
         let config = load_with(&["time.lateness=7d"]).expect("a week");
         assert_eq!(config.time.lateness, 7 * DAY);
     }
@@ -997,7 +1000,7 @@ mod tests {
     fn a_lane_takes_its_own_emit_interval() {
         let config = load_with(&["lanes.product.emit_interval=5s", "lanes.product.windows=5m"])
             .expect("loads");
-        assert_eq!(config.job.product.expect("on").interval, 5_000);
+        assert_eq!(config.job.lane("product").expect("on").interval, 5_000);
         let message = load_with(&["lanes.cart.emit_interval=7s"])
             .expect_err("5m is no multiple of 7s")
             .to_string();
@@ -1006,7 +1009,7 @@ mod tests {
         let file = dir.path().join("lanes.toml");
         std::fs::write(&file, "[lanes.session]\nemit_interval = \"10s\"\n").expect("write");
         let config = load(Some(&file), Vec::new(), &[]).expect("loads the file");
-        assert_eq!(config.job.session.expect("on").interval, 10_000);
+        assert_eq!(config.job.lane("session").expect("on").interval, 10_000);
     }
 
     #[test]

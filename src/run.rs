@@ -171,13 +171,8 @@ fn worker_main(
 ) -> Result<(), String> {
     let index = worker.index();
     let peers = worker.peers();
-    let catalogue: Vec<_> = config
-        .job
-        .catalogue
-        .iter()
-        .map(|l| l.lane.clone())
-        .collect();
-    let mut inputs = LaneInputs::new(config.job.purchase_checkout_step, &catalogue);
+    let lanes: Vec<_> = config.job.lanes.iter().map(|l| l.lane.clone()).collect();
+    let mut inputs = LaneInputs::new(&lanes);
     let probe = ProbeHandle::new();
     let control: ControlLog = Rc::new(RefCell::new(Vec::new()));
     let checkpointing = match checkpoints {

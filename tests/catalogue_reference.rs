@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use jobs::catalogue::aggregation::derived::{Derived, Op};
+use jobs::catalogue::format;
 use jobs::catalogue::{Aggregation, Catalogue, Feature, Input, Lane, LaneKey, Test, Windowing};
 use jobs::event::ShopperEvent;
-use jobs::features::format;
 use reference::{actual_changes, arrive, Changes, Settings, Values};
 
 const BIN: &str = env!("CARGO_BIN_EXE_live-shopper");
@@ -111,16 +111,18 @@ fn constant(input: &Input) -> V {
 
 fn column(lane: &Lane, index: Option<usize>, e: &ShopperEvent) -> Option<V> {
     let column = &lane.columns[index?];
-    let kind = e.kind.as_str();
     let (_, p) = column
         .sources
         .iter()
-        .find(|(on, _)| on.as_deref().is_none_or(|on| on == kind))?;
+        .find(|(on, _)| on.as_ref().is_none_or(|on| *on == e.kind))?;
     property(p.name(), e)
 }
 
 fn meets(criteria: &[jobs::catalogue::Criterion], e: &ShopperEvent) -> bool {
     criteria.iter().all(|c| {
+        if c.on.as_ref().is_some_and(|on| *on != e.kind) {
+            return true;
+        }
         let value = property(c.property.name(), e);
         match &c.test {
             Test::IsSet(set) => value.is_some() == *set,
@@ -130,25 +132,23 @@ fn meets(criteria: &[jobs::catalogue::Criterion], e: &ShopperEvent) -> bool {
 }
 
 fn takes(lane: &Lane, e: &ShopperEvent) -> bool {
-    let kind = e.kind.as_str();
     (lane.key == LaneKey::User || e.session.is_some())
-        && lane.events.iter().any(|t| t == kind)
+        && lane.events.contains(&e.kind)
         && lane.require.iter().all(|c| {
             c.sources
                 .iter()
-                .find(|(on, _)| on.as_deref().is_none_or(|on| on == kind))
+                .find(|(on, _)| on.as_ref().is_none_or(|on| *on == e.kind))
                 .is_some_and(|(_, p)| property(p.name(), e).is_some())
         })
         && meets(&lane.criteria, e)
 }
 
 fn counts(feature: &Feature, e: &ShopperEvent) -> bool {
-    let kind = e.kind.as_str();
     feature
         .filter
         .events
         .as_ref()
-        .is_none_or(|events| events.iter().any(|t| t == kind))
+        .is_none_or(|events| events.contains(&e.kind))
         && meets(&feature.filter.criteria, e)
 }
 

@@ -176,9 +176,25 @@ fn feature_catalogue_mistakes_name_the_file_and_what_to_fix() {
         &[],
         &["/nonexistent/features.toml", "features.file", "--features"],
     );
+    // The catalogue and the configuration both change the product lane's windows.
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = dir.path().join("features.toml");
+    let catalogue = jobs::catalogue::DEFAULT_CATALOGUE.replacen(
+        "windows = [\"5m\", \"1h\"]",
+        "windows = [\"10m\"]",
+        1,
+    );
+    std::fs::write(&file, catalogue).expect("write the catalogue");
+    let file = format!("features.file={}", file.display());
     fails_naming(
-        &["features.generic=true", "lanes.purchase.checkout_step=3"],
+        &[&file, "lanes.product.windows=15m"],
         &[],
-        &["lanes.purchase.checkout_step", "features.generic", "= 0"],
+        &[
+            "lane `product`",
+            "10m",
+            "lanes.product.windows",
+            "15m",
+            "one place",
+        ],
     );
 }

@@ -435,16 +435,10 @@ fn workers_and_processes_write_the_same_output() {
         run("w4.jsonl", &["-w", "4"]),
         "4 workers differ from 1"
     );
-    let generic = ["--set", "features.generic=true"];
     assert_eq!(
         one,
-        run("generic-w1.jsonl", &[&generic[..], &["-w", "1"]].concat()),
-        "the catalogue's generic aggregations differ from the compiled lanes"
-    );
-    assert_eq!(
-        one,
-        run("generic-w3.jsonl", &[&generic[..], &["-w", "3"]].concat()),
-        "the generic aggregations on 3 workers differ from 1 worker"
+        run("w3.jsonl", &["-w", "3"]),
+        "3 workers differ from 1"
     );
 
     // Two processes on loopback; process 0 writes the file.
@@ -567,13 +561,12 @@ fn workers_and_processes_leave_the_same_redis_contents() {
     );
 }
 
-/// Every lane computed by the feature catalogue's generic aggregations (`features.generic`)
-/// instead of the compiled lanes, with events 10 minutes late and timestamps
-/// on a 5 s grain: the same changes as the reference at every emission.
+/// Events 10 minutes late and timestamps on a 5 s grain, one record per batch: the same
+/// changes as the reference at every emission.
 #[test]
-fn the_catalogues_generic_aggregations_match_the_reference() {
+fn late_events_on_a_coarse_time_grain_match_the_reference() {
     compare(
-        "generic",
+        "late-grain",
         &[
             "--users",
             "100",
@@ -592,7 +585,7 @@ fn the_catalogues_generic_aggregations_match_the_reference() {
             "--seed",
             "31",
         ],
-        &["source.batch_size=1", "features.generic=true"],
+        &["source.batch_size=1"],
         &[],
         &default_settings(),
     );

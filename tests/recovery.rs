@@ -633,25 +633,3 @@ fn sigterm_stops_with_a_last_checkpoint() {
     assert_eq!(restored_id(&stderr), last, "{stderr}");
     case.assert_expected(fixture, "restarted after two stops by SIGTERM");
 }
-
-/// Every lane on the feature catalogue's generic aggregations (`features.generic`), killed half
-/// way and restarted: their state comes back from the checkpoint, and Redis ends as the compiled
-/// lanes' run without faults left it.
-#[test]
-fn generic_lanes_resume_from_their_checkpoint() {
-    let fixture = fixture();
-    let case = Case::new("generic", &fixture.brokers);
-    let args = ["-w", "2", "--set", "features.generic=true"];
-    let mut job = case.job(&args, "killed");
-    let at = event_time(fixture, 0.5);
-    job.wait_for(&case, "a checkpoint half way", |c| {
-        c.first().is_some_and(|m| m.at >= at)
-    });
-    job.kill();
-    let newest = case.complete()[0].id;
-    let mut rest = case.job(&args, "restarted");
-    rest.finish();
-    let stderr = rest.stderr();
-    assert_eq!(restored_id(&stderr), Some(newest), "{stderr}");
-    case.assert_expected(fixture, "generic lanes killed half way");
-}

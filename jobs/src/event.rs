@@ -58,24 +58,30 @@ pub enum EventKind {
     Other(String),
 }
 
+/// Every kind but [`EventKind::Other`].
+pub static KNOWN_KINDS: [EventKind; 12] = [
+    EventKind::PageView,
+    EventKind::ProductView,
+    EventKind::ListView,
+    EventKind::ListClick,
+    EventKind::AddToCart,
+    EventKind::RemoveFromCart,
+    EventKind::CheckoutStep,
+    EventKind::Transaction,
+    EventKind::Refund,
+    EventKind::PromoView,
+    EventKind::PromoClick,
+    EventKind::TransactionError,
+];
+
 impl EventKind {
     /// Maps an ecommerce action `type` (or `page_view`) to its kind.
     pub fn from_action(action: &str) -> EventKind {
-        match action {
-            "page_view" => EventKind::PageView,
-            "product_view" => EventKind::ProductView,
-            "list_view" => EventKind::ListView,
-            "list_click" => EventKind::ListClick,
-            "add_to_cart" => EventKind::AddToCart,
-            "remove_from_cart" => EventKind::RemoveFromCart,
-            "checkout_step" => EventKind::CheckoutStep,
-            "transaction" => EventKind::Transaction,
-            "refund" => EventKind::Refund,
-            "promo_view" => EventKind::PromoView,
-            "promo_click" => EventKind::PromoClick,
-            "trns_error" => EventKind::TransactionError,
-            other => EventKind::Other(other.to_string()),
-        }
+        KNOWN_KINDS
+            .iter()
+            .find(|kind| kind.as_str() == action)
+            .cloned()
+            .unwrap_or_else(|| EventKind::Other(action.to_string()))
     }
 
     /// The event type name as SPEC section 1 spells it.

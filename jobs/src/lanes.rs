@@ -1,5 +1,5 @@
-//! The lanes: each event is branched into the lanes it belongs to (SPEC section 2), as a lane
-//! record keyed by user key (rolling lanes) or session key (session lane).
+//! The lanes: each event is branched into the catalogue lanes it belongs to (SPEC section 2), as
+//! a lane record keyed by user key (rolling lanes) or session key (session lanes).
 
 use operators::checkpoint::Control;
 use operators::{Keyed, Millis};
@@ -9,117 +9,67 @@ use std::sync::Arc;
 
 use crate::catalogue::{Lane, LaneKey, Record};
 use crate::event::ShopperEvent;
-use crate::features::{cart, category, product, purchase, session};
+
+/// The input of one lane's records.
+type LaneInput = InputHandleVec<u64, Keyed<Record>>;
 
 /// The dataflow inputs of one worker: one per lane, and the control input (the end of a bounded
 /// input, checkpoints, stopping).
 pub struct LaneInputs {
-    product: InputHandleVec<u64, Keyed<product::ProductView>>,
-    category: InputHandleVec<u64, Keyed<category::CategoryView>>,
-    cart: InputHandleVec<u64, Keyed<cart::CartChange>>,
-    purchase: InputHandleVec<u64, Keyed<purchase::OrderPlaced>>,
-    session: InputHandleVec<u64, Keyed<session::SessionEvent>>,
+    lanes: Vec<(Arc<Lane>, LaneInput)>,
     control: InputHandleVec<u64, Control>,
-    checkout_step: Option<u32>,
-    /// The catalogue lanes the generic aggregations compute, each with its input.
-    catalogue: Vec<(Arc<Lane>, CatalogueInput)>,
 }
-
-/// The input of one catalogue lane's records.
-type CatalogueInput = InputHandleVec<u64, Keyed<Record>>;
 
 /// The lane streams of one dataflow.
 pub struct LaneStreams<'s> {
-    /// Product views by user.
-    pub product: StreamVec<'s, u64, Keyed<product::ProductView>>,
-    /// Category views by user.
-    pub category: StreamVec<'s, u64, Keyed<category::CategoryView>>,
-    /// Cart changes by user.
-    pub cart: StreamVec<'s, u64, Keyed<cart::CartChange>>,
-    /// Orders by user.
-    pub purchase: StreamVec<'s, u64, Keyed<purchase::OrderPlaced>>,
-    /// Session events by session.
-    pub session: StreamVec<'s, u64, Keyed<session::SessionEvent>>,
+    /// The records of each lane, in the order of [`LaneInputs::new`]'s lanes.
+    pub lanes: Vec<StreamVec<'s, u64, Keyed<Record>>>,
     /// Control messages: the largest event time of each source, sent once when a bounded input
     /// ends; checkpoint requests and completions; stopping.
     pub control: StreamVec<'s, u64, Control>,
-    /// The records of each catalogue lane, in the order of [`LaneInputs::new`]'s lanes.
-    pub catalogue: Vec<StreamVec<'s, u64, Keyed<Record>>>,
-}
-
-fn keyed<E>(key: &str, event: &ShopperEvent, entry: E) -> Keyed<E> {
-    Keyed {
-        key: key.to_string(),
-        time: event.time,
-        id: event.event_id,
-        entry,
-    }
 }
 
 impl LaneInputs {
-    /// New inputs; `checkout_step` makes that checkout step count as an order; `catalogue`
-    /// are the lanes the generic aggregations compute.
-    pub fn new(checkout_step: Option<u32>, catalogue: &[Arc<Lane>]) -> LaneInputs {
+    /// New inputs for `lanes`.
+    pub fn new(lanes: &[Arc<Lane>]) -> LaneInputs {
         LaneInputs {
-            product: InputHandleVec::new(),
-            category: InputHandleVec::new(),
-            cart: InputHandleVec::new(),
-            purchase: InputHandleVec::new(),
-            session: InputHandleVec::new(),
-            control: InputHandleVec::new(),
-            checkout_step,
-            catalogue: catalogue
+            lanes: lanes
                 .iter()
                 .map(|lane| (lane.clone(), InputHandleVec::new()))
                 .collect(),
+            control: InputHandleVec::new(),
         }
     }
 
     /// Creates the lane streams in `scope`.
     pub fn streams<'s>(&mut self, scope: Scope<'s, u64>) -> LaneStreams<'s> {
         LaneStreams {
-            product: self.product.to_stream(scope),
-            category: self.category.to_stream(scope),
-            cart: self.cart.to_stream(scope),
-            purchase: self.purchase.to_stream(scope),
-            session: self.session.to_stream(scope),
-            control: self.control.to_stream(scope),
-            catalogue: self
-                .catalogue
+            lanes: self
+                .lanes
                 .iter_mut()
                 .map(|(_, input)| input.to_stream(scope))
                 .collect(),
+            control: self.control.to_stream(scope),
         }
     }
 
     /// Branches one event into its lanes.
     pub fn send(&mut self, event: &ShopperEvent) {
-        let user = event.user.as_str();
-        if let Some(entry) = product::entry(event) {
-            self.product.send(keyed(user, event, entry));
-        }
-        if let Some(entry) = category::entry(event) {
-            self.category.send(keyed(user, event, entry));
-        }
-        if let Some(entry) = cart::entry(event) {
-            self.cart.send(keyed(user, event, entry));
-        }
-        if let Some(entry) = purchase::entry(event, self.checkout_step) {
-            self.purchase.send(keyed(user, event, entry));
-        }
-        if let (Some(key), Some(entry)) = (event.session.as_deref(), session::entry(event)) {
-            self.session.send(keyed(key, event, entry));
-        }
-        for (lane, input) in &mut self.catalogue {
+        for (lane, input) in &mut self.lanes {
             let Some(record) = lane.record(event) else {
                 continue;
             };
             let key = match lane.key {
-                LaneKey::User => user,
+                LaneKey::User => event.user.as_str(),
                 // A session lane takes only events with a session key.
                 LaneKey::Session => event.session.as_deref().unwrap_or_default(),
             };
-            input.send(keyed(key, event, record));
+            input.send(Keyed {
+                key: key.to_string(),
+                time: event.time,
+                id: event.event_id,
+                entry: record,
+            });
         }
     }
 
@@ -131,15 +81,10 @@ impl LaneInputs {
     /// Moves every input to `time`: no record will be sent earlier.
     pub fn advance_to(&mut self, time: u64) {
         if time > self.time() {
-            self.product.advance_to(time);
-            self.category.advance_to(time);
-            self.cart.advance_to(time);
-            self.purchase.advance_to(time);
-            self.session.advance_to(time);
-            self.control.advance_to(time);
-            for (_, input) in &mut self.catalogue {
+            for (_, input) in &mut self.lanes {
                 input.advance_to(time);
             }
+            self.control.advance_to(time);
         }
     }
 

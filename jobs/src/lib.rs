@@ -1,8 +1,7 @@
-//! The live-shopper job: the Snowplow event model and its parsing, the lanes, the features.
+//! The live-shopper job: the Snowplow event model and its parsing, the feature catalogue and its lanes.
 
 pub mod catalogue;
 pub mod event;
-pub mod features;
 pub mod job;
 pub mod lanes;
 pub mod parse;

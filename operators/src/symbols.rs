@@ -93,6 +93,20 @@ impl Symbols {
         }
     }
 
+    /// The table's own copy of `text`, counting one more reference to it: for state that holds
+    /// text itself rather than a [`Sym`], and so reads it without the table.
+    pub fn share(&mut self, text: &str) -> Rc<str> {
+        let sym = self.intern(text);
+        self.slots[sym.slot()].text.clone()
+    }
+
+    /// Drops one reference to `text`, taken by [`Symbols::share`].
+    pub fn unshare(&mut self, text: &str) {
+        if let Some(&sym) = self.index.get(text) {
+            self.release(sym);
+        }
+    }
+
     /// The text of `sym`.
     pub fn text(&self, sym: Sym) -> &str {
         &self.slots[sym.slot()].text

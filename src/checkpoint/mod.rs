@@ -75,49 +75,17 @@ impl Resume {
 pub fn state_settings(config: &Config) -> BTreeMap<String, String> {
     let job = &config.job;
     let mut settings = BTreeMap::new();
-    let lanes = [
-        ("product", &job.product),
-        ("category", &job.category),
-        ("cart", &job.cart),
-        ("purchase", &job.purchase),
-    ];
-    for (name, lane) in lanes {
-        let text = match lane {
-            None => "off".to_string(),
-            Some(lane) => {
-                let windows: Vec<&str> = lane.windows.iter().map(|w| w.name.as_str()).collect();
-                format!(
-                    "windows {}, emit_interval {} ms",
-                    windows.join(","),
-                    lane.interval
-                )
-            }
-        };
-        settings.insert(format!("lanes.{name}"), text);
-    }
-    let session = match &job.session {
-        None => "off".to_string(),
-        Some(s) => format!(
-            "gap {} ms, emit_interval {} ms, retention {} ms",
-            s.gap, s.interval, s.retention
-        ),
-    };
-    settings.insert("lanes.session".into(), session);
-    settings.insert(
-        "lanes.purchase.checkout_step".into(),
-        format!("{:?}", job.purchase_checkout_step),
-    );
-    for lane in &job.catalogue {
+    for lane in &job.lanes {
         let windows: Vec<&str> = lane.windows.iter().map(|w| w.name.as_str()).collect();
         settings.insert(
-            format!("features.{}", lane.lane.name),
+            format!("lanes.{}", lane.lane.name),
             format!(
-                "{:?}; windows {}, gap {} ms, emit_interval {} ms, retention {} ms",
-                lane.lane,
+                "windows {}, gap {} ms, emit_interval {} ms, retention {} ms; {:?}",
                 windows.join(","),
                 lane.gap,
                 lane.interval,
-                lane.retention
+                lane.retention,
+                lane.lane,
             ),
         );
     }
@@ -138,19 +106,7 @@ pub fn state_settings(config: &Config) -> BTreeMap<String, String> {
 
 /// The operators whose parts make a checkpoint of `config`'s job, and the source part.
 pub fn part_names(config: &Config) -> Vec<String> {
-    let job = &config.job;
-    let mut names: Vec<String> = [
-        ("ProductLane", job.product.is_some()),
-        ("CategoryLane", job.category.is_some()),
-        ("CartLane", job.cart.is_some()),
-        ("PurchaseLane", job.purchase.is_some()),
-        ("SessionLane", job.session.is_some()),
-    ]
-    .into_iter()
-    .filter(|(_, on)| *on)
-    .map(|(name, _)| name.to_string())
-    .collect();
-    names.extend(job.catalogue.iter().map(|lane| lane.operator()));
+    let mut names: Vec<String> = config.job.lanes.iter().map(|l| l.operator()).collect();
     names.push(SOURCE_PART.to_string());
     names
 }

@@ -6,8 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use jobs::catalogue::format;
 use jobs::event::{EventKind, Price, ShopperEvent};
-use jobs::features::format;
 
 /// Windows and timing of a run, as configured.
 #[derive(Clone, Debug)]

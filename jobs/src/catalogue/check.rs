@@ -10,24 +10,20 @@ use super::aggregation::{Aggregation, NAMES};
 use super::filter::{Criterion, Filter, Test};
 use super::property::Property;
 use super::spec::{FeatureEntry, LaneEntry, PropertyEntry};
-use super::value::{Input, Number};
+use super::value::{Input, Quantity};
 use super::{CatalogueError, Column, Feature, Lane, LaneKey, Windowing};
+use crate::event::{EventKind, KNOWN_KINDS};
 
-/// The event types a lane or feature can name.
-pub const EVENT_TYPES: [&str; 12] = [
-    "page_view",
-    "product_view",
-    "list_view",
-    "list_click",
-    "add_to_cart",
-    "remove_from_cart",
-    "checkout_step",
-    "transaction",
-    "refund",
-    "promo_view",
-    "promo_click",
-    "trns_error",
-];
+/// Whether a lane or feature can name the event type `name`.
+fn known_event(name: &str) -> bool {
+    KNOWN_KINDS.iter().any(|kind| kind.as_str() == name)
+}
+
+/// The event types a lane or feature can name, for messages.
+fn known_events() -> String {
+    let names: Vec<&str> = KNOWN_KINDS.iter().map(EventKind::as_str).collect();
+    names.join(", ")
+}
 
 /// Features a lane can have: the bit mask of filters is a `u64`.
 const MAX_FEATURES: usize = 64;
@@ -88,16 +84,26 @@ pub fn lane(name: String, entry: LaneEntry) -> Result<Lane> {
     Ok(lane)
 }
 
-fn event_types(names: &[String], at: &str) -> Result<Vec<String>> {
-    for name in names {
-        if !EVENT_TYPES.contains(&name.as_str()) {
-            return fail(format!(
-                "{at}: unknown event type `{name}`; allowed: {}",
-                EVENT_TYPES.join(", ")
-            ));
-        }
-    }
-    Ok(names.to_vec())
+fn event_types(names: &[String], at: &str) -> Result<Vec<EventKind>> {
+    names
+        .iter()
+        .map(|name| {
+            if known_event(name) {
+                Ok(EventKind::from_action(name))
+            } else {
+                fail(format!(
+                    "{at}: unknown event type `{name}`; allowed: {}",
+                    known_events()
+                ))
+            }
+        })
+        .collect()
+}
+
+/// Event types as a message lists them.
+fn listed(kinds: &[EventKind]) -> String {
+    let names: Vec<&str> = kinds.iter().map(EventKind::as_str).collect();
+    names.join(", ")
 }
 
 fn property(name: &str, at: &str) -> Result<Property> {
@@ -155,11 +161,11 @@ fn windowing(
 fn constant(value: &toml::Value, text: bool, at: &str) -> Result<Input> {
     match value {
         toml::Value::String(s) if text => Ok(Input::Text(s.clone())),
-        toml::Value::Integer(i) if !text => Ok(Input::Number(Number::int(*i as i128))),
+        toml::Value::Integer(i) if !text => Ok(Input::Number(Quantity::int(*i))),
         toml::Value::Float(f) if !text => {
             let micro = crate::event::Price::from_f64(*f);
             match micro {
-                Some(p) => Ok(Input::Number(Number::price(p))),
+                Some(p) => Ok(Input::Number(Quantity::price(p))),
                 None => fail(format!("{at}: {f} is not a usable number")),
             }
         }
@@ -174,6 +180,15 @@ fn constant(value: &toml::Value, text: bool, at: &str) -> Result<Input> {
 fn criteria(table: &BTreeMap<String, toml::Value>, at: &str) -> Result<Vec<Criterion>> {
     let mut out = Vec::new();
     for (name, value) in table {
+        // `<event type> = { <property> = ... }`: criteria on events of that type only.
+        if let (true, toml::Value::Table(inner)) = (known_event(name), value) {
+            let inner: BTreeMap<String, toml::Value> = inner.clone().into_iter().collect();
+            for mut criterion in criteria(&inner, &format!("{at}, on `{name}` events"))? {
+                criterion.on = Some(EventKind::from_action(name));
+                out.push(criterion);
+            }
+            continue;
+        }
         let property = property(name, at)?;
         let at = format!("{at}, criterion on `{name}`");
         let text = property.is_text();
@@ -194,13 +209,17 @@ fn criteria(table: &BTreeMap<String, toml::Value>, at: &str) -> Result<Vec<Crite
             },
             single => Test::OneOf(vec![constant(single, text, &at)?]),
         };
-        out.push(Criterion { property, test });
+        out.push(Criterion {
+            on: None,
+            property,
+            test,
+        });
     }
     Ok(out)
 }
 
 /// The column index of `sources` in the lane, adding it if it is new.
-fn column(lane: &mut Lane, sources: Vec<(Option<String>, Property)>) -> usize {
+fn column(lane: &mut Lane, sources: Vec<(Option<EventKind>, Property)>) -> usize {
     let column = Column { sources };
     match lane.columns.iter().position(|c| *c == column) {
         Some(i) => i,
@@ -221,20 +240,21 @@ fn sources(
     lane: &Lane,
     entry: &PropertyEntry,
     at: &str,
-) -> Result<Vec<(Option<String>, Property)>> {
+) -> Result<Vec<(Option<EventKind>, Property)>> {
     Ok(match entry {
         PropertyEntry::One(name) => vec![(None, property(name, at)?)],
         PropertyEntry::ByEvent(by_event) => {
             let mut sources = Vec::new();
             for (event, name) in by_event {
-                if !lane.events.contains(event) {
+                let kind = EventKind::from_action(event);
+                if !lane.events.contains(&kind) {
                     return fail(format!(
                         "{at}: property for event type `{event}`, which the lane does not take \
                          (it takes {})",
-                        lane.events.join(", ")
+                        listed(&lane.events)
                     ));
                 }
-                sources.push((Some(event.clone()), property(name, at)?));
+                sources.push((Some(kind), property(name, at)?));
             }
             sources
         }
@@ -289,8 +309,9 @@ fn filter(lane: &Lane, entry: &FeatureEntry, at: &str) -> Result<Filter> {
             let events = event_types(events, at)?;
             if let Some(e) = events.iter().find(|e| !lane.events.contains(e)) {
                 return fail(format!(
-                    "{at}: event type `{e}` is not one the lane takes ({})",
-                    lane.events.join(", ")
+                    "{at}: event type `{}` is not one the lane takes ({})",
+                    e.as_str(),
+                    listed(&lane.events)
                 ));
             }
             Some(events)

@@ -1,6 +1,6 @@
 //! Filters on events: which event types, and criteria on their properties.
 
-use crate::event::ShopperEvent;
+use crate::event::{EventKind, ShopperEvent};
 
 use super::property::Property;
 use super::value::Input;
@@ -17,6 +17,8 @@ pub enum Test {
 /// A criterion on one property of an event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Criterion {
+    /// The event type it applies to; events of other types meet it (`None`: every event).
+    pub on: Option<EventKind>,
     /// The property looked at.
     pub property: Property,
     /// What it must hold.
@@ -26,10 +28,13 @@ pub struct Criterion {
 impl Criterion {
     /// Whether `event` meets it.
     pub fn holds(&self, event: &ShopperEvent) -> bool {
-        let value = self.property.of(event);
+        if self.on.as_ref().is_some_and(|on| *on != event.kind) {
+            return true;
+        }
+        let value = self.property.peek(event);
         match &self.test {
             Test::IsSet(set) => value.is_some() == *set,
-            Test::OneOf(values) => value.is_some_and(|v| values.contains(&v)),
+            Test::OneOf(values) => value.is_some_and(|v| values.iter().any(|w| v.same(w))),
         }
     }
 }
@@ -38,7 +43,7 @@ impl Criterion {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Filter {
     /// Only these event types (`None`: every event of the lane).
-    pub events: Option<Vec<String>>,
+    pub events: Option<Vec<EventKind>>,
     /// Criteria every counted event meets.
     pub criteria: Vec<Criterion>,
 }
@@ -46,10 +51,9 @@ pub struct Filter {
 impl Filter {
     /// Whether `event` counts.
     pub fn passes(&self, event: &ShopperEvent) -> bool {
-        let kind = event.kind.as_str();
         self.events
             .as_ref()
-            .is_none_or(|events| events.iter().any(|e| e == kind))
+            .is_none_or(|events| events.contains(&event.kind))
             && self.criteria.iter().all(|c| c.holds(event))
     }
 }

@@ -1,9 +1,10 @@
 //! A lane's records and the state of its features over one window.
 
+use operators::symbols::Symbols;
 use operators::Order;
 
 use super::aggregation::{Accumulator, Aggregation};
-use super::value::{Input, Value};
+use super::value::{Input, Item, Value};
 use super::Lane;
 
 /// One event as a lane holds it: the values of the lane's columns, and which of its features'
@@ -16,6 +17,51 @@ pub struct Record {
     pub passes: u64,
 }
 
+impl Record {
+    /// The record as window state holds it, its text shared through `symbols`.
+    pub fn store(&self, symbols: &mut Symbols) -> Stored {
+        let values = self
+            .values
+            .iter()
+            .map(|v| v.as_ref().map(|v| v.share(symbols)))
+            .collect();
+        Stored {
+            values,
+            passes: self.passes,
+        }
+    }
+}
+
+/// A [`Record`] as window state holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    /// Per column of the lane, the event's value.
+    pub values: Box<[Option<Item>]>,
+    /// The features whose filter the event passes.
+    pub passes: u64,
+}
+
+impl Stored {
+    /// The record it was stored from.
+    pub fn unstore(&self) -> Record {
+        Record {
+            values: self
+                .values
+                .iter()
+                .map(|v| v.as_ref().map(Item::unshare))
+                .collect(),
+            passes: self.passes,
+        }
+    }
+
+    /// Gives its text back to `symbols` as it leaves the state.
+    pub fn release(&self, symbols: &mut Symbols) {
+        for value in self.values.iter().flatten() {
+            value.release(symbols);
+        }
+    }
+}
+
 /// The state of every feature of a lane over one window.
 #[derive(Clone, Debug)]
 pub struct Accumulators {
@@ -24,12 +70,13 @@ pub struct Accumulators {
 }
 
 impl Accumulators {
-    /// Empty state for `lane`'s features.
-    pub fn new(lane: &Lane) -> Accumulators {
+    /// Empty state for `lane`'s features; `removals` says whether records leave it (a rolling
+    /// window) or only arrive (a session).
+    pub fn new(lane: &Lane, removals: bool) -> Accumulators {
         let slots = lane
             .features
             .iter()
-            .map(|feature| feature.aggregation.accumulator(feature.column.is_some()))
+            .map(|f| f.aggregation.accumulator(f.column.is_some(), removals))
             .collect();
         Accumulators { slots }
     }
@@ -37,8 +84,8 @@ impl Accumulators {
     fn each(
         &mut self,
         lane: &Lane,
-        record: &Record,
-        mut apply: impl FnMut(&mut Accumulator, Option<&Input>, Option<&Input>),
+        record: &Stored,
+        mut apply: impl FnMut(&mut Accumulator, Option<&Item>, Option<&Item>),
     ) {
         let column = |c: Option<usize>| c.and_then(|c| record.values.get(c)?.as_ref());
         for (i, (slot, feature)) in self.slots.iter_mut().zip(&lane.features).enumerate() {
@@ -51,14 +98,14 @@ impl Accumulators {
     }
 
     /// A record enters the window.
-    pub fn insert(&mut self, lane: &Lane, order: Order, record: &Record) {
+    pub fn insert(&mut self, lane: &Lane, order: Order, record: &Stored) {
         self.each(lane, record, |acc, value, group| {
             acc.insert(order, value, group)
         });
     }
 
     /// A record leaves the window.
-    pub fn remove(&mut self, lane: &Lane, order: Order, record: &Record) {
+    pub fn remove(&mut self, lane: &Lane, order: Order, record: &Stored) {
         self.each(lane, record, |acc, value, group| {
             acc.remove(order, value, group)
         });

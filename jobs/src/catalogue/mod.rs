@@ -9,6 +9,7 @@
 pub mod aggregation;
 mod check;
 pub mod filter;
+pub mod format;
 pub mod lane;
 pub mod property;
 pub mod runtime;
@@ -17,11 +18,13 @@ pub mod value;
 
 pub use aggregation::Aggregation;
 pub use filter::{Criterion, Filter, Test};
-pub use lane::{Accumulators, Record};
+pub use lane::{Accumulators, Record, Stored};
 pub use property::Property;
-pub use value::{Input, Number, Value};
+pub use value::{Input, Item, Number, Quantity, Value};
 
 use operators::Millis;
+
+use crate::event::EventKind;
 
 /// The catalogue that ships with the job: SPEC section 3's features and the example lanes.
 pub const DEFAULT_CATALOGUE: &str = include_str!("../../../config/features.toml");
@@ -63,17 +66,27 @@ pub enum Windowing {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Column {
     /// Per event type (`None`: every event), the property read.
-    pub sources: Vec<(Option<String>, Property)>,
+    pub sources: Vec<(Option<EventKind>, Property)>,
 }
 
 impl Column {
-    /// The column's value for `event`.
-    pub fn of(&self, event: &crate::event::ShopperEvent) -> Option<Input> {
-        let kind = event.kind.as_str();
+    /// The property the column reads of `event`, if any.
+    fn property(&self, event: &crate::event::ShopperEvent) -> Option<Property> {
         self.sources
             .iter()
-            .find(|(on, _)| on.as_deref().is_none_or(|on| on == kind))
-            .and_then(|(_, property)| property.of(event))
+            .find(|(on, _)| on.as_ref().is_none_or(|on| *on == event.kind))
+            .map(|(_, property)| *property)
+    }
+
+    /// The column's value for `event`.
+    pub fn of(&self, event: &crate::event::ShopperEvent) -> Option<Input> {
+        self.property(event)?.of(event)
+    }
+
+    /// Whether `event` has a value in the column.
+    pub fn has(&self, event: &crate::event::ShopperEvent) -> bool {
+        self.property(event)
+            .is_some_and(|property| property.peek(event).is_some())
     }
 }
 
@@ -104,7 +117,7 @@ pub struct Lane {
     /// Its key.
     pub key: LaneKey,
     /// The event types it takes.
-    pub events: Vec<String>,
+    pub events: Vec<EventKind>,
     /// Properties an event must have to take part.
     pub require: Vec<Column>,
     /// Criteria every event of the lane meets.
@@ -182,15 +195,45 @@ impl Catalogue {
 impl Lane {
     /// Whether `event` belongs to the lane.
     pub fn takes(&self, event: &crate::event::ShopperEvent) -> bool {
-        let kind = event.kind.as_str();
         let keyed = match self.key {
             LaneKey::User => true,
             LaneKey::Session => event.session.is_some(),
         };
         keyed
-            && self.events.iter().any(|e| e == kind)
-            && self.require.iter().all(|c| c.of(event).is_some())
+            && self.events.contains(&event.kind)
+            && self.require.iter().all(|c| c.has(event))
             && self.criteria.iter().all(|c| c.holds(event))
+    }
+
+    /// Makes checkout steps of `step` count as orders: the lane takes them too, and wherever it
+    /// reads a transaction's revenue it reads such a step's cart total instead (the
+    /// configuration's `lanes.purchase.checkout_step`, for shops that send no transactions).
+    pub fn count_checkout_step_as_order(&mut self, step: u32) {
+        const STEP: EventKind = EventKind::CheckoutStep;
+        if !self.events.contains(&STEP) {
+            self.events.push(STEP);
+        }
+        self.criteria.push(Criterion {
+            on: Some(STEP),
+            property: Property::CheckoutStep,
+            test: Test::OneOf(vec![Input::Number(Quantity::int(step.into()))]),
+        });
+        for column in &mut self.columns {
+            let reads_revenue = column.sources.iter().any(|(on, property)| {
+                *property == Property::Revenue
+                    && on.as_ref().is_none_or(|on| *on == EventKind::Transaction)
+            });
+            if reads_revenue {
+                column.sources.insert(0, (Some(STEP), Property::CartTotal));
+            }
+        }
+        for feature in &mut self.features {
+            if let Some(events) = &mut feature.filter.events {
+                if events.contains(&EventKind::Transaction) && !events.contains(&STEP) {
+                    events.push(STEP);
+                }
+            }
+        }
     }
 
     /// The lane's record of `event`, if it belongs to the lane.

@@ -1,8 +1,10 @@
 //! Event properties by name: what a catalogue's lanes, features and filters can read of an event.
 
-use crate::event::ShopperEvent;
+use std::borrow::Cow;
 
-use super::value::{Input, Number};
+use crate::event::{Price, ShopperEvent};
+
+use super::value::{Input, Quantity};
 
 /// A property of a shopper event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -105,24 +107,34 @@ impl Property {
 
     /// The property's value in `event`, if it has one.
     pub fn of(self, event: &ShopperEvent) -> Option<Input> {
-        let text = |s: &Option<String>| s.clone().map(Input::Text);
+        Some(match self.peek(event)? {
+            Input::Bool(b) => Input::Bool(b),
+            Input::Number(n) => Input::Number(n),
+            Input::Text(t) => Input::Text(t.into_owned()),
+        })
+    }
+
+    /// The property's value in `event`, borrowing its text where the event holds it as it is.
+    pub fn peek(self, event: &ShopperEvent) -> Option<Input<Cow<'_, str>>> {
+        fn text(s: &Option<String>) -> Option<Input<Cow<'_, str>>> {
+            s.as_deref().map(|s| Input::Text(Cow::Borrowed(s)))
+        }
+        let price = |p: Option<Price>| p.map(|p| Input::Number(Quantity::price(p)));
         let product = event.products.first();
         match self {
-            Property::Event => Some(Input::Text(event.kind.as_str().to_string())),
-            Property::Time => Some(Input::Number(Number::int(event.time as i128))),
-            Property::User => Some(Input::Text(event.user.clone())),
+            Property::Event => Some(Input::Text(Cow::Borrowed(event.kind.as_str()))),
+            Property::Time => Some(Input::Number(Quantity::int(event.time as i64))),
+            Property::User => Some(Input::Text(Cow::Borrowed(&event.user))),
             Property::Session => text(&event.session),
-            Property::ProductId => product.map(|p| Input::Text(p.id.clone())),
+            Property::ProductId => product.map(|p| Input::Text(Cow::Borrowed(p.id.as_str()))),
             Property::ProductCategory => product.and_then(|p| text(&p.category)),
-            Property::ProductPrice => product
-                .and_then(|p| p.price)
-                .map(|p| Input::Number(Number::price(p))),
+            Property::ProductPrice => price(product.and_then(|p| p.price)),
             Property::ListName => text(&event.list_name),
-            Property::CartTotal => event.cart_total.map(|p| Input::Number(Number::price(p))),
-            Property::Revenue => event.revenue.map(|p| Input::Number(Number::price(p))),
+            Property::CartTotal => price(event.cart_total),
+            Property::Revenue => price(event.revenue),
             Property::CheckoutStep => event
                 .checkout_step
-                .map(|s| Input::Number(Number::int(s as i128))),
+                .map(|s| Input::Number(Quantity::int(s.into()))),
             Property::IsSearch => Some(Input::Bool(event.is_search)),
             Property::Campaign => text(&event.campaign),
             Property::DeviceClass => text(&event.device_class),
@@ -131,7 +143,7 @@ impl Property {
             Property::Region => text(&event.region),
             Property::Location => event.country.as_ref().map(|country| {
                 let region = event.region.as_deref().unwrap_or("");
-                Input::Text(format!("{country}/{region}"))
+                Input::Text(Cow::Owned(format!("{country}/{region}")))
             }),
         }
     }

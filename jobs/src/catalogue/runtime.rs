@@ -10,7 +10,7 @@ use operators::session::SessionFeatures;
 use operators::symbols::Symbols;
 use operators::Order;
 
-use super::lane::{Accumulators, Record};
+use super::lane::{Accumulators, Record, Stored};
 use super::Lane;
 
 /// The names of the features a lane writes, in the order [`render`] fills them.
@@ -41,34 +41,36 @@ pub struct LaneAggregate {
 impl Aggregate for LaneAggregate {
     type Spec = Arc<Lane>;
     type Entry = Record;
-    type Stored = Record;
+    type Stored = Stored;
 
     fn new(lane: &Arc<Lane>) -> Self {
         LaneAggregate {
             lane: lane.clone(),
-            accumulators: Accumulators::new(lane),
+            accumulators: Accumulators::new(lane, true),
         }
     }
 
-    fn store(entry: Record, _symbols: &mut Symbols) -> Record {
-        entry
+    fn store(entry: Record, symbols: &mut Symbols) -> Stored {
+        entry.store(symbols)
     }
 
-    fn unstore(stored: &Record, _symbols: &Symbols) -> Record {
-        stored.clone()
+    fn unstore(stored: &Stored, _symbols: &Symbols) -> Record {
+        stored.unstore()
     }
 
-    fn release(_stored: &Record, _symbols: &mut Symbols) {}
+    fn release(stored: &Stored, symbols: &mut Symbols) {
+        stored.release(symbols)
+    }
 
-    fn insert(&mut self, order: Order, entry: &Record) {
+    fn insert(&mut self, order: Order, entry: &Stored) {
         self.accumulators.insert(&self.lane, order, entry);
     }
 
-    fn remove(&mut self, order: Order, entry: &Record) {
+    fn remove(&mut self, order: Order, entry: &Stored) {
         self.accumulators.remove(&self.lane, order, entry);
     }
 
-    fn render(&self, _window: WindowLog<'_, Record>, _symbols: &Symbols, values: &mut Rendered) {
+    fn render(&self, _window: WindowLog<'_, Stored>, _symbols: &Symbols, values: &mut Rendered) {
         render(&self.lane, &self.accumulators, values);
     }
 }
@@ -88,8 +90,19 @@ impl LaneSessions {
 /// One session of a catalogue lane: its records, to join two sessions, and its features' state.
 #[derive(Default)]
 pub struct LaneSession {
-    records: BTreeMap<Order, Record>,
+    records: BTreeMap<Order, Stored>,
     accumulators: Option<Accumulators>,
+}
+
+impl LaneSessions {
+    /// Adds a stored record to a session.
+    fn place(&self, state: &mut LaneSession, order: Order, record: Stored) {
+        state
+            .accumulators
+            .get_or_insert_with(|| Accumulators::new(&self.lane, false))
+            .insert(&self.lane, order, &record);
+        state.records.insert(order, record);
+    }
 }
 
 impl SessionFeatures for LaneSessions {
@@ -97,19 +110,15 @@ impl SessionFeatures for LaneSessions {
     type State = LaneSession;
     type Saved = Vec<(Order, Record)>;
 
-    fn insert(&self, state: &mut LaneSession, order: Order, entry: Record, _symbols: &mut Symbols) {
-        state
-            .accumulators
-            .get_or_insert_with(|| Accumulators::new(&self.lane))
-            .insert(&self.lane, order, &entry);
-        state.records.insert(order, entry);
+    fn insert(&self, state: &mut LaneSession, order: Order, entry: Record, symbols: &mut Symbols) {
+        self.place(state, order, entry.store(symbols));
     }
 
     fn merge(
         &self,
         earlier: LaneSession,
         later: LaneSession,
-        symbols: &mut Symbols,
+        _symbols: &mut Symbols,
     ) -> LaneSession {
         let (mut into, from) = if earlier.records.len() >= later.records.len() {
             (earlier, later)
@@ -117,7 +126,7 @@ impl SessionFeatures for LaneSessions {
             (later, earlier)
         };
         for (order, record) in from.records {
-            self.insert(&mut into, order, record, symbols);
+            self.place(&mut into, order, record);
         }
         into
     }
@@ -126,7 +135,7 @@ impl SessionFeatures for LaneSessions {
         state
             .records
             .iter()
-            .map(|(order, record)| (*order, record.clone()))
+            .map(|(order, record)| (*order, record.unstore()))
             .collect()
     }
 
@@ -138,7 +147,11 @@ impl SessionFeatures for LaneSessions {
         state
     }
 
-    fn release(&self, _state: LaneSession, _symbols: &mut Symbols) {}
+    fn release(&self, state: LaneSession, symbols: &mut Symbols) {
+        for record in state.records.values() {
+            record.release(symbols);
+        }
+    }
 
     fn render(&self, state: &LaneSession, _symbols: &Symbols, values: &mut Rendered) {
         if let Some(accumulators) = &state.accumulators {

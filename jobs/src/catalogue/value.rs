@@ -1,9 +1,12 @@
 //! Values: what an event property holds and what a feature renders, in SPEC's formats.
 
 use std::cmp::Ordering;
+use std::rc::Rc;
 
+use operators::symbols::Symbols;
+
+use super::format;
 use crate::event::Price;
-use crate::features::format;
 
 /// An exact number `num / den` (`den > 0`): counts, prices (in millionths), sums, means and
 /// ratios stay exact until they are rendered, rounded, once.
@@ -97,23 +100,162 @@ impl Ord for Number {
     }
 }
 
-/// What an event property holds.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-pub enum Input {
+/// A number an event property holds, `num / den`: a whole number (a time, a step) or a price in
+/// millionths. Smaller than a [`Number`], since every record of a window holds its own.
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Quantity {
+    num: i64,
+    den: u32,
+}
+
+impl Quantity {
+    /// A whole number.
+    pub fn int(n: i64) -> Quantity {
+        Quantity { num: n, den: 1 }
+    }
+
+    /// A price.
+    pub fn price(p: Price) -> Quantity {
+        Quantity {
+            num: p.0,
+            den: Price::SCALE as u32,
+        }
+    }
+
+    /// It as an exact number.
+    pub fn number(self) -> Number {
+        Number {
+            num: self.num.into(),
+            den: self.den.into(),
+        }
+    }
+
+    /// The numerator over the denominator.
+    pub fn parts(self) -> (i128, i128) {
+        self.number().parts()
+    }
+}
+
+impl std::hash::Hash for Quantity {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Equal quantities hash alike whatever their denominators: hash the reduced fraction.
+        let (mut a, mut b) = (self.num.unsigned_abs(), u64::from(self.den));
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        let gcd = a.max(1);
+        (self.num / gcd as i64, u64::from(self.den) / gcd).hash(state)
+    }
+}
+
+impl PartialEq for Quantity {
+    fn eq(&self, other: &Self) -> bool {
+        self.number() == other.number()
+    }
+}
+
+impl Eq for Quantity {}
+
+impl PartialOrd for Quantity {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Quantity {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.number().cmp(&other.number())
+    }
+}
+
+/// What an event property holds, with its text as `T`: a `String` as records travel between
+/// workers, a shared [`Item`] string as window state holds them.
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub enum Input<T = String> {
     /// A boolean, e.g. whether a page is a search.
     Bool(bool),
     /// A number: a price, a time in milliseconds, a step.
-    Number(Number),
+    Number(Quantity),
     /// Text: an id, a name, a category.
-    Text(String),
+    Text(T),
 }
 
-impl Input {
+/// A property's value as window state holds it: its text is shared with every other record of
+/// the operator that holds the same (see [`Symbols::share`]).
+pub type Item = Input<Shared>;
+
+/// Text as window state holds it: one string per distinct text of an operator, so that equal
+/// texts are almost always one pointer and compare without being read.
+#[derive(Clone, Debug)]
+pub struct Shared(pub Rc<str>);
+
+impl From<&str> for Shared {
+    fn from(text: &str) -> Shared {
+        Shared(Rc::from(text))
+    }
+}
+
+impl AsRef<str> for Shared {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq for Shared {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Eq for Shared {}
+
+impl PartialOrd for Shared {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Shared {
+    fn cmp(&self, other: &Self) -> Ordering {
+        if Rc::ptr_eq(&self.0, &other.0) {
+            return Ordering::Equal;
+        }
+        self.0.cmp(&other.0)
+    }
+}
+
+impl std::hash::Hash for Shared {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state)
+    }
+}
+
+impl<T: AsRef<str>> Input<T> {
     /// The number it holds, if it is one.
     pub fn number(&self) -> Option<Number> {
         match self {
-            Input::Number(n) => Some(*n),
+            Input::Number(n) => Some(n.number()),
             _ => None,
+        }
+    }
+
+    /// Its text, if it is text.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Input::Text(t) => Some(t.as_ref()),
+            _ => None,
+        }
+    }
+
+    /// Whether it holds the same as `other`, whatever either's text type.
+    pub fn same<U: AsRef<str>>(&self, other: &Input<U>) -> bool {
+        match (self, other) {
+            (Input::Bool(a), Input::Bool(b)) => a == b,
+            (Input::Number(a), Input::Number(b)) => a == b,
+            (Input::Text(a), Input::Text(b)) => a.as_ref() == b.as_ref(),
+            _ => false,
         }
     }
 
@@ -121,8 +263,8 @@ impl Input {
     pub fn write(&self, out: &mut String) {
         match self {
             Input::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Input::Number(n) => n.write(out),
-            Input::Text(t) => out.push_str(t),
+            Input::Number(n) => n.number().write(out),
+            Input::Text(t) => out.push_str(t.as_ref()),
         }
     }
 
@@ -134,6 +276,35 @@ impl Input {
     }
 }
 
+impl Input {
+    /// It as window state holds it, its text shared through `symbols`.
+    pub fn share(&self, symbols: &mut Symbols) -> Item {
+        match self {
+            Input::Bool(b) => Input::Bool(*b),
+            Input::Number(n) => Input::Number(*n),
+            Input::Text(t) => Input::Text(Shared(symbols.share(t))),
+        }
+    }
+}
+
+impl Item {
+    /// It as records travel.
+    pub fn unshare(&self) -> Input {
+        match self {
+            Input::Bool(b) => Input::Bool(*b),
+            Input::Number(n) => Input::Number(*n),
+            Input::Text(t) => Input::Text(t.0.to_string()),
+        }
+    }
+
+    /// Gives its text back to `symbols` as it leaves the state.
+    pub fn release(&self, symbols: &mut Symbols) {
+        if let Input::Text(t) = self {
+            symbols.unshare(&t.0);
+        }
+    }
+}
+
 /// A feature's value before it is rendered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {
@@ -142,18 +313,18 @@ pub enum Value {
     /// A boolean.
     Bool(bool),
     /// Text, written as it is.
-    Text(String),
+    Text(Rc<str>),
     /// A list, written as a JSON array of strings; sorted and distinct.
-    List(Vec<String>),
+    List(Vec<Rc<str>>),
 }
 
 impl Value {
     /// A property's value as a feature value.
-    pub fn of(input: &Input) -> Value {
+    pub fn of(input: &Item) -> Value {
         match input {
             Input::Bool(b) => Value::Bool(*b),
-            Input::Number(n) => Value::Number(*n),
-            Input::Text(t) => Value::Text(t.clone()),
+            Input::Number(n) => Value::Number(n.number()),
+            Input::Text(t) => Value::Text(t.0.clone()),
         }
     }
 
@@ -176,7 +347,7 @@ impl Value {
             Value::Number(n) => n.write(out),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Value::Text(t) => out.push_str(t),
-            Value::List(items) => format::write_sorted_list(out, items.iter().map(String::as_str)),
+            Value::List(items) => format::write_sorted_list(out, items.iter().map(|t| &**t)),
         }
     }
 
@@ -209,7 +380,7 @@ mod tests {
         let diff = Number::int(5).minus(Number::price(Price(1_250_000)));
         assert_eq!(Value::Number(diff.expect("fits")).render(), "3.75");
         assert_eq!(
-            Value::List(vec!["a".into(), "b".into()]).render(),
+            Value::List(vec![Rc::from("a"), Rc::from("b")]).render(),
             r#"["a","b"]"#
         );
     }

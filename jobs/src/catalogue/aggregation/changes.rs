@@ -1,32 +1,28 @@
 //! `changes`: how many times the property differs between consecutive records that have it.
 
-use std::collections::BTreeMap;
-
 use operators::Order;
 
-use super::{Accumulate, Input, Value};
+use super::sorted::Sorted;
+use super::{Accumulate, Item, Value};
 
 /// The records with a value, in order, and the changes between neighbours.
 #[derive(Clone, Debug, Default)]
 pub struct Changes {
-    records: BTreeMap<Order, Input>,
+    records: Sorted<Item>,
     changes: u64,
 }
 
 impl Changes {
-    fn neighbours(&self, order: Order) -> (Option<&Input>, Option<&Input>) {
-        let before = self.records.range(..order).next_back().map(|(_, v)| v);
-        let after = self
-            .records
-            .range((std::ops::Bound::Excluded(order), std::ops::Bound::Unbounded))
-            .next()
-            .map(|(_, v)| v);
+    /// The neighbours of index `at` once the record there is taken out (`gap`: it is already).
+    fn neighbours(&self, at: usize, gap: bool) -> (Option<&Item>, Option<&Item>) {
+        let before = at.checked_sub(1).and_then(|i| self.records.get(i));
+        let after = self.records.get(if gap { at } else { at + 1 });
         (before, after)
     }
 
     /// The changes a value `at` between `before` and `after` makes, and the one it removes.
-    fn around(before: Option<&Input>, at: &Input, after: Option<&Input>) -> (u64, u64) {
-        let differs = |a: Option<&Input>, b: &Input| u64::from(a.is_some_and(|a| a != b));
+    fn around(before: Option<&Item>, at: &Item, after: Option<&Item>) -> (u64, u64) {
+        let differs = |a: Option<&Item>, b: &Item| u64::from(a.is_some_and(|a| a != b));
         let made = differs(before, at) + differs(after, at);
         let bridged = match (before, after) {
             (Some(b), Some(a)) => u64::from(a != b),
@@ -37,19 +33,19 @@ impl Changes {
 }
 
 impl Accumulate for Changes {
-    fn insert(&mut self, order: Order, value: Option<&Input>, _group: Option<&Input>) {
+    fn insert(&mut self, order: Order, value: Option<&Item>, _group: Option<&Item>) {
         let Some(v) = value else { return };
-        let (before, after) = self.neighbours(order);
+        let at = self.records.insert(order, v.clone());
+        let (before, after) = self.neighbours(at, false);
         let (made, bridged) = Self::around(before, v, after);
         self.changes = (self.changes + made).saturating_sub(bridged);
-        self.records.insert(order, v.clone());
     }
 
-    fn remove(&mut self, order: Order, _value: Option<&Input>, _group: Option<&Input>) {
-        let Some(v) = self.records.remove(&order) else {
+    fn remove(&mut self, order: Order, _value: Option<&Item>, _group: Option<&Item>) {
+        let Some((at, v)) = self.records.remove(order) else {
             return;
         };
-        let (before, after) = self.neighbours(order);
+        let (before, after) = self.neighbours(at, true);
         let (made, bridged) = Self::around(before, &v, after);
         self.changes = (self.changes + bridged).saturating_sub(made);
     }

@@ -2,7 +2,7 @@
 
 use operators::Order;
 
-use super::{Accumulate, Input, Value};
+use super::{Accumulate, Item, Value};
 
 /// A count.
 #[derive(Clone, Debug, Default)]
@@ -23,13 +23,13 @@ impl Count {
 }
 
 impl Accumulate for Count {
-    fn insert(&mut self, _order: Order, value: Option<&Input>, _group: Option<&Input>) {
+    fn insert(&mut self, _order: Order, value: Option<&Item>, _group: Option<&Item>) {
         if !self.with_property || value.is_some() {
             self.n += 1;
         }
     }
 
-    fn remove(&mut self, _order: Order, value: Option<&Input>, _group: Option<&Input>) {
+    fn remove(&mut self, _order: Order, value: Option<&Item>, _group: Option<&Item>) {
         if !self.with_property || value.is_some() {
             self.n = self.n.saturating_sub(1);
         }

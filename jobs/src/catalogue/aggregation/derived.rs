@@ -107,12 +107,12 @@ impl Derived {
                 let mut text = get(*a)?.render();
                 text.push('-');
                 get(*b)?.write(&mut text);
-                Some(Value::Text(text))
+                Some(Value::Text(text.into()))
             }
             Derived::Compare { of, op, than } => {
                 let ordering = match (get(*of)?, than) {
-                    (Value::Number(a), Input::Number(b)) => a.cmp(b),
-                    (Value::Text(a), Input::Text(b)) => a.as_str().cmp(b.as_str()),
+                    (Value::Number(a), Input::Number(b)) => a.cmp(&b.number()),
+                    (Value::Text(a), Input::Text(b)) => (**a).cmp(b.as_str()),
                     (Value::Bool(a), Input::Bool(b)) => a.cmp(b),
                     _ => return None,
                 };

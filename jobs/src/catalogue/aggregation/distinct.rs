@@ -1,22 +1,29 @@
 //! `distinct_count`, `distinct_list` and `most_frequent`: the distinct values inside with how
 //! often each occurs.
 
-use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use operators::Order;
 
-use super::{adjust, Accumulate, Input, Value};
+use super::{count_in, Accumulate, Item, ItemMap, Value};
 
 /// Distinct values and their counts.
 #[derive(Clone, Debug, Default)]
 pub struct Distinct {
-    counts: BTreeMap<Input, u64>,
+    counts: ItemMap<u64>,
 }
 
 impl Distinct {
     /// The distinct values as text, sorted as strings.
     pub fn list(&self) -> Option<Value> {
-        let mut items: Vec<String> = self.counts.keys().map(Input::render).collect();
+        let mut items: Vec<Rc<str>> = self
+            .counts
+            .keys()
+            .map(|value| match value {
+                Item::Text(text) => text.0.clone(),
+                other => other.render().into(),
+            })
+            .collect();
         items.sort_unstable();
         items.dedup();
         Some(Value::List(items))
@@ -24,10 +31,11 @@ impl Distinct {
 
     /// The most frequent value, ties to the smallest; absent without values.
     pub fn most_frequent(&self) -> Option<Value> {
-        let mut best: Option<(&Input, u64)> = None;
-        // Ascending order: a later value wins only with strictly more records.
+        let mut best: Option<(&Item, u64)> = None;
         for (value, &count) in &self.counts {
-            if best.is_none_or(|(_, top)| count > top) {
+            let wins =
+                best.is_none_or(|(top, most)| count > most || (count == most && value < top));
+            if wins {
                 best = Some((value, count));
             }
         }
@@ -36,15 +44,15 @@ impl Distinct {
 }
 
 impl Accumulate for Distinct {
-    fn insert(&mut self, _order: Order, value: Option<&Input>, _group: Option<&Input>) {
+    fn insert(&mut self, _order: Order, value: Option<&Item>, _group: Option<&Item>) {
         if let Some(v) = value {
-            adjust(&mut self.counts, v, true);
+            count_in(&mut self.counts, v, true);
         }
     }
 
-    fn remove(&mut self, _order: Order, value: Option<&Input>, _group: Option<&Input>) {
+    fn remove(&mut self, _order: Order, value: Option<&Item>, _group: Option<&Item>) {
         if let Some(v) = value {
-            adjust(&mut self.counts, v, false);
+            count_in(&mut self.counts, v, false);
         }
     }
 

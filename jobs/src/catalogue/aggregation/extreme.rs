@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 
 use operators::Order;
 
-use super::{adjust, Accumulate, Input, Value};
+use super::{adjust, Accumulate, Item, Value};
 
 /// The values inside, with their counts.
 #[derive(Clone, Debug, Default)]
 pub struct Extremes {
-    values: BTreeMap<Input, u64>,
+    values: BTreeMap<Item, u64>,
 }
 
 impl Extremes {
@@ -25,13 +25,13 @@ impl Extremes {
 }
 
 impl Accumulate for Extremes {
-    fn insert(&mut self, _order: Order, value: Option<&Input>, _group: Option<&Input>) {
+    fn insert(&mut self, _order: Order, value: Option<&Item>, _group: Option<&Item>) {
         if let Some(v) = value {
             adjust(&mut self.values, v, true);
         }
     }
 
-    fn remove(&mut self, _order: Order, value: Option<&Input>, _group: Option<&Input>) {
+    fn remove(&mut self, _order: Order, value: Option<&Item>, _group: Option<&Item>) {
         if let Some(v) = value {
             adjust(&mut self.values, v, false);
         }

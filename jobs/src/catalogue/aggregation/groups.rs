@@ -1,18 +1,17 @@
 //! Grouped aggregations: `groups_at_least` (groups with at least N records) and
 //! `mean_of_earliest` (mean over groups of the property of each group's earliest record).
 
-use std::collections::BTreeMap;
-
 use operators::Order;
 
+use super::sorted::Sorted;
 use super::sum::Sum;
-use super::{adjust, number, Accumulate, Input, Number, Value};
+use super::{count_in, Accumulate, Item, ItemMap, Number, Quantity, Value};
 
 /// Records per group, and how many groups reach the threshold.
 #[derive(Clone, Debug)]
 pub struct Groups {
     at_least: u64,
-    counts: BTreeMap<Input, u64>,
+    counts: ItemMap<u64>,
     reached: u64,
 }
 
@@ -21,28 +20,28 @@ impl Groups {
     pub fn new(at_least: u64) -> Groups {
         Groups {
             at_least: at_least.max(1),
-            counts: BTreeMap::new(),
+            counts: ItemMap::default(),
             reached: 0,
         }
     }
 }
 
 impl Accumulate for Groups {
-    fn insert(&mut self, _order: Order, _value: Option<&Input>, group: Option<&Input>) {
+    fn insert(&mut self, _order: Order, _value: Option<&Item>, group: Option<&Item>) {
         if let Some(g) = group {
-            adjust(&mut self.counts, g, true);
+            count_in(&mut self.counts, g, true);
             if self.counts.get(g) == Some(&self.at_least) {
                 self.reached += 1;
             }
         }
     }
 
-    fn remove(&mut self, _order: Order, _value: Option<&Input>, group: Option<&Input>) {
+    fn remove(&mut self, _order: Order, _value: Option<&Item>, group: Option<&Item>) {
         if let Some(g) = group {
             if self.counts.get(g) == Some(&self.at_least) {
                 self.reached = self.reached.saturating_sub(1);
             }
-            adjust(&mut self.counts, g, false);
+            count_in(&mut self.counts, g, false);
         }
     }
 
@@ -55,16 +54,16 @@ impl Accumulate for Groups {
 /// values.
 #[derive(Clone, Debug, Default)]
 pub struct Earliest {
-    groups: BTreeMap<Input, BTreeMap<Order, Option<Number>>>,
+    groups: ItemMap<Sorted<Option<Quantity>>>,
     firsts: Sum,
 }
 
 impl Earliest {
-    fn earliest(records: &BTreeMap<Order, Option<Number>>) -> Option<Number> {
-        records.values().next().copied().flatten()
+    fn earliest(records: &Sorted<Option<Quantity>>) -> Option<Number> {
+        records.first().copied().flatten().map(Quantity::number)
     }
 
-    fn change(&mut self, group: &Input, update: impl FnOnce(&mut BTreeMap<Order, Option<Number>>)) {
+    fn change(&mut self, group: &Item, update: impl FnOnce(&mut Sorted<Option<Quantity>>)) {
         let records = self.groups.entry(group.clone()).or_default();
         let before = Self::earliest(records);
         let had = !records.is_empty();
@@ -84,19 +83,22 @@ impl Earliest {
 }
 
 impl Accumulate for Earliest {
-    fn insert(&mut self, order: Order, value: Option<&Input>, group: Option<&Input>) {
+    fn insert(&mut self, order: Order, value: Option<&Item>, group: Option<&Item>) {
         if let Some(g) = group {
-            let value = number(value);
+            let value = match value {
+                Some(Item::Number(q)) => Some(*q),
+                _ => None,
+            };
             self.change(g, |records| {
                 records.insert(order, value);
             });
         }
     }
 
-    fn remove(&mut self, order: Order, _value: Option<&Input>, group: Option<&Input>) {
+    fn remove(&mut self, order: Order, _value: Option<&Item>, group: Option<&Item>) {
         if let Some(g) = group {
             self.change(g, |records| {
-                records.remove(&order);
+                records.remove(order);
             });
         }
     }

@@ -10,11 +10,16 @@ pub mod distinct;
 pub mod extreme;
 pub mod groups;
 pub mod ordered;
+pub mod sorted;
 pub mod sum;
 
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use operators::changes::Fnv;
 use operators::Order;
 
-use super::value::{Input, Number, Value};
+use super::value::{Input, Item, Number, Quantity, Value};
 
 /// What a feature computes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,9 +94,9 @@ impl Aggregation {
         )
     }
 
-    /// A fresh accumulator (`with_property`: the feature names a property), or `None` for a
-    /// derived value.
-    pub fn accumulator(&self, with_property: bool) -> Option<Accumulator> {
+    /// A fresh accumulator (`with_property`: the feature names a property; `removals`: records
+    /// leave, as they do a rolling window but not a session), or `None` for a derived value.
+    pub fn accumulator(&self, with_property: bool, removals: bool) -> Option<Accumulator> {
         Some(match self {
             Aggregation::Count => Accumulator::Count(count::Count::new(with_property)),
             Aggregation::Sum => Accumulator::Sum(sum::Sum::default()),
@@ -102,10 +107,10 @@ impl Aggregation {
             Aggregation::DistinctList => Accumulator::DistinctList(distinct::Distinct::default()),
             Aggregation::MostFrequent => Accumulator::MostFrequent(distinct::Distinct::default()),
             Aggregation::First { every_event } => {
-                Accumulator::First(ordered::Ordered::new(*every_event))
+                Accumulator::First(ordered::Ordered::new(false, *every_event, removals))
             }
             Aggregation::Latest { every_event } => {
-                Accumulator::Latest(ordered::Ordered::new(*every_event))
+                Accumulator::Latest(ordered::Ordered::new(true, *every_event, removals))
             }
             Aggregation::GroupsAtLeast(n) => Accumulator::GroupsAtLeast(groups::Groups::new(*n)),
             Aggregation::MeanOfEarliest => Accumulator::MeanOfEarliest(groups::Earliest::default()),
@@ -118,9 +123,9 @@ impl Aggregation {
 /// Incremental state of one aggregation over one window.
 pub trait Accumulate {
     /// A record enters, with its value of the feature's property and of its group property.
-    fn insert(&mut self, order: Order, value: Option<&Input>, group: Option<&Input>);
+    fn insert(&mut self, order: Order, value: Option<&Item>, group: Option<&Item>);
     /// A record that entered leaves.
-    fn remove(&mut self, order: Order, value: Option<&Input>, group: Option<&Input>);
+    fn remove(&mut self, order: Order, value: Option<&Item>, group: Option<&Item>);
     /// The aggregate of the records inside; `None` for no value.
     fn value(&self) -> Option<Value>;
 }
@@ -173,12 +178,12 @@ impl Accumulator {
     }
 
     /// A record enters.
-    pub fn insert(&mut self, order: Order, value: Option<&Input>, group: Option<&Input>) {
+    pub fn insert(&mut self, order: Order, value: Option<&Item>, group: Option<&Item>) {
         self.inner().insert(order, value, group)
     }
 
     /// A record leaves.
-    pub fn remove(&mut self, order: Order, value: Option<&Input>, group: Option<&Input>) {
+    pub fn remove(&mut self, order: Order, value: Option<&Item>, group: Option<&Item>) {
         self.inner().remove(order, value, group)
     }
 
@@ -193,11 +198,31 @@ impl Accumulator {
             Accumulator::DistinctCount(a) => a.value(),
             Accumulator::DistinctList(a) => a.list(),
             Accumulator::MostFrequent(a) => a.most_frequent(),
-            Accumulator::First(a) => a.first(),
+            Accumulator::First(a) => a.value(),
             Accumulator::Latest(a) => a.value(),
             Accumulator::GroupsAtLeast(a) => a.value(),
             Accumulator::MeanOfEarliest(a) => a.value(),
             Accumulator::Changes(a) => a.value(),
+        }
+    }
+}
+
+/// Values by hash, for the aggregations that need no order among their keys.
+pub type ItemMap<V> = HashMap<Item, V, BuildHasherDefault<Fnv>>;
+
+/// Counts `key` up (`up`) or down in `map`, removing it at zero.
+fn count_in(map: &mut ItemMap<u64>, key: &Item, up: bool) {
+    if up {
+        match map.get_mut(key) {
+            Some(count) => *count += 1,
+            None => {
+                map.insert(key.clone(), 1);
+            }
+        }
+    } else if let Some(count) = map.get_mut(key) {
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            map.remove(key);
         }
     }
 }
@@ -215,8 +240,8 @@ fn adjust<K: Ord + Clone>(map: &mut std::collections::BTreeMap<K, u64>, key: &K,
 }
 
 /// A number's value, for the numeric aggregations.
-fn number(value: Option<&Input>) -> Option<Number> {
-    value.and_then(Input::number)
+fn number(value: Option<&Item>) -> Option<Number> {
+    value.and_then(Item::number)
 }
 
 #[cfg(test)]
@@ -226,12 +251,14 @@ mod tests {
     //! value).
 
     use super::*;
+    use crate::catalogue::value::{Quantity, Shared};
+    use crate::event::Price;
     use std::collections::{BTreeMap, BTreeSet};
 
-    type Inside = BTreeMap<Order, (Option<Input>, Option<Input>)>;
+    type Inside = BTreeMap<Order, (Option<Item>, Option<Item>)>;
 
     fn scratch(aggregation: &Aggregation, inside: &Inside) -> Option<Value> {
-        let values: Vec<&Input> = inside.values().filter_map(|(v, _)| v.as_ref()).collect();
+        let values: Vec<&Item> = inside.values().filter_map(|(v, _)| v.as_ref()).collect();
         let numbers: Vec<Number> = values.iter().filter_map(|v| v.number()).collect();
         let sum = |ns: &[Number]| {
             ns.iter().fold(Number::int(0), |acc, n| {
@@ -239,7 +266,7 @@ mod tests {
                     .expect("fits")
             })
         };
-        let distinct: BTreeSet<&Input> = values.iter().copied().collect();
+        let distinct: BTreeSet<&Item> = values.iter().copied().collect();
         Some(match aggregation {
             Aggregation::Count => Value::count(values.len()),
             Aggregation::Sum => Value::Number(sum(&numbers)),
@@ -250,32 +277,33 @@ mod tests {
             Aggregation::Max => Value::of(values.iter().max()?),
             Aggregation::DistinctCount => Value::count(distinct.len()),
             Aggregation::DistinctList => {
-                let mut items: Vec<String> = distinct.iter().map(|v| v.render()).collect();
+                let mut items: Vec<std::rc::Rc<str>> =
+                    distinct.iter().map(|v| v.render().into()).collect();
                 items.sort();
                 items.dedup();
                 Value::List(items)
             }
             Aggregation::MostFrequent => {
-                let count = |v: &Input| values.iter().filter(|w| **w == v).count();
+                let count = |v: &Item| values.iter().filter(|w| **w == v).count();
                 let top = distinct.iter().map(|v| count(v)).max()?;
                 Value::of(distinct.iter().find(|v| count(v) == top)?)
             }
             Aggregation::First { .. } => Value::of(values.first()?),
             Aggregation::Latest { .. } => Value::of(values.last()?),
             Aggregation::GroupsAtLeast(n) => {
-                let mut groups: BTreeMap<&Input, u64> = BTreeMap::new();
+                let mut groups: BTreeMap<&Item, u64> = BTreeMap::new();
                 for g in inside.values().filter_map(|(_, g)| g.as_ref()) {
                     *groups.entry(g).or_default() += 1;
                 }
                 Value::count(groups.values().filter(|&&c| c >= *n).count())
             }
             Aggregation::MeanOfEarliest => {
-                let mut earliest: BTreeMap<&Input, Option<Number>> = BTreeMap::new();
+                let mut earliest: BTreeMap<&Item, Option<Number>> = BTreeMap::new();
                 for (v, g) in inside.values() {
                     if let Some(g) = g {
                         earliest
                             .entry(g)
-                            .or_insert(v.as_ref().and_then(Input::number));
+                            .or_insert(v.as_ref().and_then(Item::number));
                     }
                 }
                 let firsts: Vec<Number> = earliest.values().flatten().copied().collect();
@@ -312,28 +340,31 @@ mod tests {
             seed ^= seed << 17;
             seed % n
         };
-        for aggregation in &aggregations {
-            let mut acc = aggregation.accumulator(true).expect("an accumulator");
+        for (aggregation, removals) in aggregations.iter().flat_map(|a| [(a, true), (a, false)]) {
+            let mut acc = aggregation
+                .accumulator(true, removals)
+                .expect("an accumulator");
             let mut inside = Inside::new();
             for step in 0..3_000 {
                 let order = (next(40), u128::from(next(3) as u8));
+                if inside.contains_key(&order) && !removals {
+                    continue;
+                }
                 if let Some((value, group)) = inside.remove(&order) {
                     acc.remove(order, value.as_ref(), group.as_ref());
                 } else {
                     let value = match next(4) {
                         0 => None,
-                        n => Some(Input::Number(
-                            Number::ratio(n as i128 * 250_000, 1_000_000).expect("a ratio"),
-                        )),
+                        n => Some(Input::Number(Quantity::price(Price(n as i64 * 250_000)))),
                     };
-                    let group = Some(Input::Text(format!("g{}", next(4))));
+                    let group = Some(Input::Text(Shared::from(format!("g{}", next(4)).as_str())));
                     acc.insert(order, value.as_ref(), group.as_ref());
                     inside.insert(order, (value, group));
                 }
                 assert_eq!(
                     acc.value(),
                     scratch(aggregation, &inside),
-                    "{aggregation:?} after step {step}"
+                    "{aggregation:?} (removals {removals}) after step {step}"
                 );
             }
         }

@@ -2,7 +2,7 @@
 
 use operators::Order;
 
-use super::{number, Accumulate, Input, Number, Value};
+use super::{number, Accumulate, Item, Number, Value};
 
 /// A sum of numbers and how many there are. Numbers of one property share a denominator
 /// (prices are millionths, counts and times whole), so the sum stays exact.
@@ -45,13 +45,13 @@ impl Sum {
 }
 
 impl Accumulate for Sum {
-    fn insert(&mut self, _order: Order, value: Option<&Input>, _group: Option<&Input>) {
+    fn insert(&mut self, _order: Order, value: Option<&Item>, _group: Option<&Item>) {
         if let Some(v) = number(value) {
             self.count(v, true);
         }
     }
 
-    fn remove(&mut self, _order: Order, value: Option<&Input>, _group: Option<&Input>) {
+    fn remove(&mut self, _order: Order, value: Option<&Item>, _group: Option<&Item>) {
         if let Some(v) = number(value) {
             self.count(v, false);
         }
