@@ -139,6 +139,19 @@ fn windows_from_config(
     }
 }
 
+/// Fails when one of `lane`'s windows is no multiple of its emission interval: a window's
+/// edges must fall on emissions for its values to be exact at each.
+fn check_interval(lane: &CatalogueLane) -> Result<(), String> {
+    match lane.windows.iter().find(|w| w.length % lane.interval != 0) {
+        Some(window) => Err(format!(
+            "lane `{}`: window `{}` must be a multiple of the lane's emit interval ({} ms); \
+             change the window in the features catalogue or the interval in the configuration",
+            lane.lane.name, window.name, lane.interval
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The lanes the job computes: every enabled lane of `catalogue`, with the settings
 /// `configured` gives SPEC's lanes. A lane the configuration switches off is left out.
 pub fn plan(
@@ -178,5 +191,46 @@ pub fn plan(
             _ => planned.push(own(lane, configured.interval, configured.retention)),
         }
     }
+    planned.iter().try_for_each(check_interval)?;
     Ok(planned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn configured(interval: Millis) -> ConfiguredLanes {
+        ConfiguredLanes {
+            product: None,
+            category: None,
+            cart: None,
+            purchase: None,
+            checkout_step: None,
+            session: None,
+            interval,
+            retention: 600_000,
+        }
+    }
+
+    #[test]
+    fn a_catalogue_window_off_the_emission_grid_is_refused() {
+        let text = "[lanes.pages]\nkey = \"user\"\nevents = [\"page_view\"]\nwindows = [\"90s\"]\n\
+                    features = [{ name = \"views\", aggregation = \"count\" }]\n";
+        let catalogue = Catalogue::parse(text).expect("a catalogue");
+        let message = plan(&catalogue, &configured(60_000)).expect_err("90 s is off a 1 min grid");
+        assert!(
+            message.contains("lane `pages`") && message.contains("90s"),
+            "{message}"
+        );
+        let planned = plan(&catalogue, &configured(30_000)).expect("on a 30 s grid");
+        assert_eq!(planned[0].windows[0].length, 90_000);
+    }
+
+    #[test]
+    fn a_lane_the_configuration_switches_off_is_left_out() {
+        let catalogue = Catalogue::builtin().expect("the shipped catalogue");
+        let planned = plan(&catalogue, &configured(1_000)).expect("plans");
+        let names: Vec<&str> = planned.iter().map(|l| l.lane.name.as_str()).collect();
+        assert!(names.is_empty(), "{names:?}");
+    }
 }

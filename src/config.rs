@@ -997,6 +997,32 @@ mod tests {
     }
 
     #[test]
+    fn a_catalogue_that_changes_a_spec_lanes_windows_wins() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("features.toml");
+        let catalogue = jobs::catalogue::DEFAULT_CATALOGUE.replacen(
+            "windows = [\"5m\", \"1h\"]",
+            "windows = [\"10m\"]",
+            1,
+        );
+        std::fs::write(&file, catalogue).expect("write");
+        let set = format!("features.file={}", file.display());
+        let config = load_with(&[&set]).expect("loads");
+        let product = config.job.lane("product").expect("on");
+        assert_eq!(product.windows.len(), 1);
+        assert_eq!(
+            (product.windows[0].name.as_str(), product.windows[0].length),
+            ("10m", 600_000)
+        );
+        let cart = config.job.lane("cart").expect("on");
+        assert_eq!(
+            cart.windows.len(),
+            2,
+            "the other lanes keep the configuration's"
+        );
+    }
+
+    #[test]
     fn a_lane_takes_its_own_emit_interval() {
         let config = load_with(&["lanes.product.emit_interval=5s", "lanes.product.windows=5m"])
             .expect("loads");
