@@ -61,6 +61,7 @@ fn event(kind: EventKind) -> ShopperEvent {
         cart_total: None,
         revenue: None,
         checkout_step: None,
+        promotion: None,
         is_search: false,
         platform: None,
         campaign: None,

@@ -186,6 +186,10 @@ struct GenerateArgs {
     /// Number of categories.
     #[arg(long, default_value_t = 20)]
     categories: u32,
+    /// Share of page views, 0 to 1, that show a promotion banner (a promo_view event); about a
+    /// fifth of those are clicked (a promo_click).
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    promotions: f64,
     /// Output file; stdout when absent.
     #[arg(long, short = 'o')]
     output: Option<PathBuf>,
@@ -377,6 +381,7 @@ fn generate_command(args: GenerateArgs) -> Result<(), String> {
         encoding,
         products: args.products,
         categories: args.categories,
+        promotions: args.promotions,
     };
     if args.to_kafka {
         return generate_to_kafka(options, &args);

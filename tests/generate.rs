@@ -309,12 +309,13 @@ fn sessions_have_short_gaps_inside_and_long_gaps_between() {
 #[test]
 fn options_are_validated_with_the_option_named() {
     type Breaker = fn(&mut GenerateOptions);
-    let cases: [(Breaker, &str); 6] = [
+    let cases: [(Breaker, &str); 7] = [
         (|o| o.users = 0, "users"),
         (|o| o.span_ms = 0, "span_ms"),
         (|o| o.products = 0, "products"),
         (|o| o.categories = 0, "categories"),
         (|o| o.malformed_rate = 1.5, "malformed_rate"),
+        (|o| o.promotions = -0.1, "promotions"),
         (|o| o.start_ms = u64::MAX - 10, "start_ms"),
     ];
     for (break_it, name) in cases {
@@ -360,6 +361,7 @@ fn defaults_are_as_documented() {
         (500, 20, Encoding::Tsv)
     );
     assert_eq!(o.malformed_rate, 0.0);
+    assert_eq!(o.promotions, 0.0);
 }
 
 /// The job's parser accepts every generated record, agrees with the record's key and time, and
@@ -594,4 +596,106 @@ fn transactions_add_up() {
             .is_some_and(|id| id.starts_with('T')));
     }
     assert!(transactions > 10);
+}
+
+/// The promotions the generator draws from.
+const PROMOTION_IDS: [&str; 12] = [
+    "promo-spring-01",
+    "promo-spring-02",
+    "promo-summer-01",
+    "promo-summer-02",
+    "promo-autumn-01",
+    "promo-autumn-02",
+    "promo-winter-01",
+    "promo-winter-02",
+    "promo-flash-01",
+    "promo-flash-02",
+    "promo-member-01",
+    "promo-shipping-01",
+];
+
+/// `live-shopper generate` with these arguments (and a small shop), its output.
+fn generate_cli(encoding: Encoding, extra: &[&str]) -> Vec<u8> {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_live-shopper"))
+        .args(["generate", "--users", "200", "--events", "12000"])
+        .args(["--encoding", encoding.name()])
+        .args(extra)
+        .output()
+        .expect("run live-shopper generate");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// `--promotions 0.3`: banners are seen on about that share of page views, a fifth of them are
+/// clicked, and the job's parser reads every one with its promotion, in every encoding alike.
+/// Rate 0 is the shop without promotions, byte for byte.
+#[test]
+fn promotions_are_generated_and_parsed() {
+    let mut parsed = Vec::new();
+    for encoding in ENCODINGS {
+        let output = generate_cli(encoding, &["--promotions", "0.3"]);
+        let (mut events, mut bad) = (Vec::new(), Vec::new());
+        let limits = jobs::parse::Limits::default();
+        for line in output.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            jobs::parse::parse_record(line, &limits, &mut events, &mut bad);
+        }
+        assert!(bad.is_empty(), "{encoding}: bad rows {:?}", &bad[..1]);
+        assert_eq!(events.len(), 12_000, "{encoding}");
+        let count = |kind: EventKind| events.iter().filter(|e| e.kind == kind).count();
+        let (views, clicks) = (count(EventKind::PromoView), count(EventKind::PromoClick));
+        let pages = count(EventKind::PageView);
+        assert!(
+            views > pages / 10 && views < pages / 2,
+            "{encoding}: {views} promotion views, {pages} page views"
+        );
+        assert!(
+            clicks > views / 10 && clicks < views * 3 / 10,
+            "{encoding}: {clicks} clicks of {views} views"
+        );
+        let mut seen = BTreeSet::new();
+        for e in &events {
+            let promo = matches!(e.kind, EventKind::PromoView | EventKind::PromoClick);
+            match (&e.promotion, promo) {
+                (Some(p), true) => {
+                    assert!(PROMOTION_IDS.contains(&p.id.as_str()), "{encoding}: {p:?}");
+                    assert!(p.name.is_some(), "{encoding}: {p:?}");
+                    seen.insert(p.id.clone());
+                }
+                (None, false) => {}
+                (p, _) => panic!("{encoding}: {:?} with promotion {p:?}", e.kind),
+            }
+        }
+        assert!(seen.len() > 6, "{encoding}: only {seen:?}");
+        parsed.push(events);
+
+        let without = generate_cli(encoding, &[]);
+        assert_eq!(
+            generate_cli(encoding, &["--promotions", "0"]),
+            without,
+            "{encoding}: --promotions 0 changed the output"
+        );
+        let mut library = Vec::new();
+        let mut o = options(encoding, 200, 12_000);
+        o.promotions = 0.0;
+        write_records(o, &mut library).expect("write to a Vec");
+        assert_eq!(
+            library, without,
+            "{encoding}: the CLI and the library differ"
+        );
+    }
+    // The flink shape has no geo fields and no YAUAA entity.
+    for (i, ((tsv, sp), flink)) in parsed[0].iter().zip(&parsed[1]).zip(&parsed[2]).enumerate() {
+        assert_eq!(tsv, sp, "record {i}: TSV and Snowplow JSON differ");
+        let flink = ShopperEvent {
+            country: tsv.country.clone(),
+            region: tsv.region.clone(),
+            device_class: tsv.device_class.clone(),
+            ..flink.clone()
+        };
+        assert_eq!(tsv, &flink, "record {i}: TSV and flink JSON differ");
+    }
 }

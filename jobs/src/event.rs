@@ -115,6 +115,16 @@ pub struct Product {
     pub price: Option<Price>,
 }
 
+/// A promotion entity (`com.snowplowanalytics.snowplow.ecommerce/promotion`): the banner or
+/// offer that a `promo_view` showed or a `promo_click` followed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Promotion {
+    /// Promotion id (`id`).
+    pub id: String,
+    /// Promotion name (`name`), if given.
+    pub name: Option<String>,
+}
+
 /// One shopper event with the fields the lanes need, derived per SPEC section 1.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ShopperEvent {
@@ -138,6 +148,8 @@ pub struct ShopperEvent {
     pub revenue: Option<Price>,
     /// `step` of the checkout_step entity.
     pub checkout_step: Option<u32>,
+    /// The promotion entity (of `promo_view` and `promo_click`); the first one with an id.
+    pub promotion: Option<Promotion>,
     /// Whether the page URL carries a search (path `/search`, or a `q`, `query` or `search` parameter).
     pub is_search: bool,
     /// `platform` (`web`, `mob`, ...).

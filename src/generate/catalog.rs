@@ -506,6 +506,27 @@ pub(crate) const STRUCT_EVENTS: &[(&str, &str, &str, &str)] = &[
     ("video", "play", "product_video", "autoplay"),
 ];
 
+/// The shop's promotions: `(id, name, type)`. One has a `"` and one a non-ASCII letter, so that
+/// the encoders escape promotion names too.
+pub(crate) const PROMOTIONS: &[(&str, &str, &str)] = &[
+    ("promo-spring-01", "Spring sale banner", "banner"),
+    ("promo-spring-02", "Garden week", "banner"),
+    ("promo-summer-01", "Summer essentials", "carousel"),
+    ("promo-summer-02", "Beach days", "carousel"),
+    ("promo-autumn-01", "Back to school", "banner"),
+    ("promo-autumn-02", "Autumn layers", "tile"),
+    ("promo-winter-01", "Winter warmers", "banner"),
+    ("promo-winter-02", "Holiday gift guide", "carousel"),
+    ("promo-flash-01", "Flash sale: 24 hours", "banner"),
+    ("promo-flash-02", "The \"last chance\" weekend", "tile"),
+    ("promo-member-01", "Members save 10 %", "banner"),
+    (
+        "promo-shipping-01",
+        "Free delivery — orders over $50",
+        "tile",
+    ),
+];
+
 /// Link-click targets for the occasional non-ecommerce self-describing event.
 pub(crate) const LINK_TARGETS: &[&str] = &[
     "https://help.shop.example.com/returns",

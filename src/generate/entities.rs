@@ -14,6 +14,8 @@ pub(crate) const CHECKOUT_SCHEMA: &str =
     "iglu:com.snowplowanalytics.snowplow.ecommerce/checkout_step/jsonschema/1-0-0";
 pub(crate) const TRANSACTION_SCHEMA: &str =
     "iglu:com.snowplowanalytics.snowplow.ecommerce/transaction/jsonschema/1-0-0";
+pub(crate) const PROMOTION_SCHEMA: &str =
+    "iglu:com.snowplowanalytics.snowplow.ecommerce/promotion/jsonschema/1-0-0";
 pub(crate) const WEB_PAGE_SCHEMA: &str =
     "iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0";
 pub(crate) const CLIENT_SESSION_SCHEMA: &str =
@@ -157,6 +159,28 @@ pub(crate) fn push_checkout_step(buf: &mut Vec<u8>, ev: &Event) {
         }
     }
     buf.push(b'}');
+}
+
+/// Whether the event carries a promotion entity.
+pub(crate) fn has_promotion(ev: &Event) -> bool {
+    matches!(ev.kind, Kind::PromoView | Kind::PromoClick)
+}
+
+/// A promotion entity's `data`, as the JavaScript tracker's ecommerce plugin writes it.
+pub(crate) fn push_promotion(buf: &mut Vec<u8>, ev: &Event) {
+    let index = ev.promo as usize % catalog::PROMOTIONS.len();
+    let (id, name, kind) = catalog::PROMOTIONS[index];
+    buf.extend_from_slice(b"{\"id\":");
+    push_json_str(buf, id);
+    buf.extend_from_slice(b",\"name\":");
+    push_json_str(buf, name);
+    buf.extend_from_slice(b",\"type\":");
+    push_json_str(buf, kind);
+    buf.extend_from_slice(b",\"position\":");
+    push_u64(buf, index as u64 % 3 + 1);
+    buf.extend_from_slice(b",\"creative_id\":\"creative-");
+    push_u64_padded(buf, index as u64 + 1, 2);
+    buf.extend_from_slice(b"\"}");
 }
 
 pub(crate) fn push_transaction(buf: &mut Vec<u8>, ev: &Event) {

@@ -77,6 +77,7 @@ pub(crate) fn encode(
                 e::push_transaction(p.key("transaction"), ev);
                 push_products(p.key("products"), catalog, ev);
             }
+            Kind::PromoView | Kind::PromoClick => e::push_promotion(p.key("promotion"), ev),
             Kind::Struct => {
                 let (category, action, label, property) = STRUCT_EVENTS[ev.variant as usize];
                 let mut se = Obj::open(p.key("se_data"));

@@ -122,6 +122,10 @@ pub struct GenerateOptions {
     pub products: u32,
     /// Number of product categories.
     pub categories: u32,
+    /// Share (0 to 1) of page views that show a promotion banner (a `promo_view` event right
+    /// after the page's own events); about a fifth of those are clicked a few seconds later (a
+    /// `promo_click`, which leads to the promotion's category page).
+    pub promotions: f64,
 }
 
 impl Default for GenerateOptions {
@@ -142,6 +146,7 @@ impl Default for GenerateOptions {
             encoding: Encoding::Tsv,
             products: 500,
             categories: 20,
+            promotions: 0.0,
         }
     }
 }
@@ -192,6 +197,12 @@ impl GenerateOptions {
             return Err(format!(
                 "future_rate must be between 0 and 1, got {}",
                 self.future_rate
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.promotions) {
+            return Err(format!(
+                "promotions must be between 0 and 1, got {}",
+                self.promotions
             ));
         }
         if self.time_grain_ms == 0 {

@@ -15,7 +15,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use super::catalog::{self, Catalog, DeviceClass, DESKTOPS, GEOS, PHONES, TABLETS};
+use super::catalog::{self, Catalog, DeviceClass, DESKTOPS, GEOS, PHONES, PROMOTIONS, TABLETS};
 use super::rng::{splitmix64, Rng};
 use super::GenerateOptions;
 
@@ -27,6 +27,8 @@ const SESSION_SEPARATION_MS: u64 = SESSION_GAP_MS + 1;
 pub(crate) const MAX_ITEMS: usize = 8;
 /// Checkout steps before the transaction.
 pub(crate) const CHECKOUT_STEPS: u8 = 3;
+/// Share of promotion views that the shopper clicks.
+const PROMO_CLICK_RATE: f64 = 0.2;
 
 /// What an event is, as the encoders need to know it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +46,8 @@ pub(crate) enum Kind {
     RemoveFromCart,
     CheckoutStep,
     Transaction,
+    PromoView,
+    PromoClick,
 }
 
 impl Kind {
@@ -57,6 +61,8 @@ impl Kind {
             Kind::RemoveFromCart => "remove_from_cart",
             Kind::CheckoutStep => "checkout_step",
             Kind::Transaction => "transaction",
+            Kind::PromoView => "promo_view",
+            Kind::PromoClick => "promo_click",
             _ => return None,
         })
     }
@@ -152,6 +158,8 @@ pub(crate) struct Event {
     pub(crate) payment: u8,
     /// Variant of struct and link-click events.
     pub(crate) variant: u8,
+    /// Index into [`catalog::PROMOTIONS`] (promotion views and clicks).
+    pub(crate) promo: u8,
 }
 
 impl Event {
@@ -179,6 +187,10 @@ enum Action {
     Transaction,
     Struct,
     LinkClick,
+    /// A banner seen; both hold an index into [`catalog::PROMOTIONS`].
+    PromoView(u8),
+    /// The banner clicked.
+    PromoClick(u8),
 }
 
 #[derive(Debug)]
@@ -207,6 +219,9 @@ struct Session {
     list_len: u8,
     list_name: ListName,
     follow: Option<Action>,
+    /// The promotion event still to come on this page; after `follow`, which belongs to the
+    /// page itself.
+    promo: Option<Action>,
 }
 
 #[derive(Debug)]
@@ -238,6 +253,11 @@ pub(crate) struct Sim {
     users: Vec<User>,
     schedule: BinaryHeap<Reverse<(u64, u32)>>,
     orders: u64,
+    /// Share of page views with a promotion view.
+    promotions: f64,
+    /// A stream of its own, like the other optional draws: which banner, and whether it is
+    /// clicked, never moves the simulation's own stream.
+    promo_rng: Rng,
 }
 
 /// Time to keep free for the natural duration of `events` future events: at most 60% of the
@@ -355,6 +375,8 @@ impl Sim {
             users,
             schedule,
             orders: 0,
+            promotions: options.promotions,
+            promo_rng: Rng::new(options.seed, 6),
         }
     }
 
@@ -448,6 +470,7 @@ impl Sim {
             list_len: 0,
             list_name: ListName::Merch(0),
             follow: None,
+            promo: None,
         }));
     }
 
@@ -460,9 +483,14 @@ impl Sim {
         };
         if session.events_left > 0 {
             let remaining = session.budget_end.saturating_sub(now);
-            let gap = match session.follow {
+            let gap = match session.follow.or(session.promo) {
                 // The page's own events fire with the page view, often in the same millisecond.
-                Some(Action::ProductView(_) | Action::ListView(_) | Action::Checkout(1)) => {
+                Some(
+                    Action::ProductView(_)
+                    | Action::ListView(_)
+                    | Action::Checkout(1)
+                    | Action::PromoView(_),
+                ) => {
                     if rng.chance(0.4) {
                         0
                     } else {
@@ -471,6 +499,8 @@ impl Sim {
                 }
                 // A click loads the next page.
                 Some(Action::Nav(_)) => rng.range(200, 1_500),
+                // The banner caught the eye, after a while.
+                Some(Action::PromoClick(_)) => rng.range(2_000, 8_000),
                 _ if rng.chance(0.02) => 0,
                 _ => rng.below(
                     (2 * remaining)
@@ -513,7 +543,7 @@ impl Sim {
     }
 
     fn choose(rng: &mut Rng, s: &Session, user: &User, catalog: &Catalog) -> Action {
-        if let Some(action) = s.follow {
+        if let Some(action) = s.follow.or(s.promo) {
             return action;
         }
         let has_cart = s.cart_len > 0;
@@ -657,6 +687,7 @@ impl Sim {
         let mut order = 0u64;
         let mut payment = 0u8;
         let mut variant = 0u8;
+        let mut promo = 0u8;
         let kind = match action {
             Action::Nav(page) => {
                 if s.index > 0 {
@@ -782,6 +813,22 @@ impl Sim {
                 variant = rng.below(catalog::LINK_TARGETS.len() as u64) as u8;
                 Kind::LinkClick
             }
+            Action::PromoView(p) => {
+                promo = p;
+                s.promo = self
+                    .promo_rng
+                    .chance(PROMO_CLICK_RATE)
+                    .then_some(Action::PromoClick(p));
+                Kind::PromoView
+            }
+            Action::PromoClick(p) => {
+                promo = p;
+                s.promo = None;
+                // The banner leads to its category's page.
+                let category = p as u32 % catalog.categories.len().max(1) as u32;
+                s.follow = Some(Action::Nav(Page::Category(category)));
+                Kind::PromoClick
+            }
             // An action whose precondition no longer holds becomes a look at the home page.
             _ => {
                 s.page = Page::Home;
@@ -794,6 +841,14 @@ impl Sim {
                 }
             }
         };
+        // Skipped at rate 0 so that shops without promotions keep their bytes.
+        if self.promotions > 0.0 && matches!(kind, Kind::PageView | Kind::ScreenView) {
+            // A new page replaces the old one's banner, clicked or not.
+            s.promo = self
+                .promo_rng
+                .chance(self.promotions)
+                .then(|| Action::PromoView(self.promo_rng.below(PROMOTIONS.len() as u64) as u8));
+        }
         let cart_total = Self::cart_total(&s, catalog);
         if kind == Kind::Transaction {
             s.cart_len = 0;
@@ -854,6 +909,7 @@ impl Sim {
             order,
             payment,
             variant,
+            promo,
         };
         s.index += 1;
         s.events_left -= 1;
@@ -899,6 +955,7 @@ impl Sim {
             order: 0,
             payment: 0,
             variant: 0,
+            promo: 0,
         }
     }
 }

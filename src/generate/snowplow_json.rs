@@ -270,6 +270,12 @@ fn write_contexts(o: &mut Obj, clock: &mut Clock, catalog: &Catalog, ev: &Event)
         e::push_transaction(buf, ev);
         buf.push(b']');
     }
+    if e::has_promotion(ev) {
+        let buf = o.key("contexts_com_snowplowanalytics_snowplow_ecommerce_promotion_1");
+        buf.push(b'[');
+        e::push_promotion(buf, ev);
+        buf.push(b']');
+    }
     if !ev.is_app() {
         let buf = o.key("contexts_com_snowplowanalytics_snowplow_web_page_1");
         buf.push(b'[');

@@ -57,7 +57,13 @@ fn open_envelope(buf: &mut Vec<u8>, ev: &Event) {
 fn push_contexts(buf: &mut Vec<u8>, clock: &mut Clock, catalog: &Catalog, ev: &Event) {
     let web = !ev.is_app();
     let session = ev.session_mode == SessionMode::Entity;
-    if ev.n_items == 0 && !e::has_cart(ev) && ev.kind != Kind::CheckoutStep && !web && !session {
+    if ev.n_items == 0
+        && !e::has_cart(ev)
+        && ev.kind != Kind::CheckoutStep
+        && !e::has_promotion(ev)
+        && !web
+        && !session
+    {
         return;
     }
     open_envelope(buf, ev);
@@ -80,6 +86,11 @@ fn push_contexts(buf: &mut Vec<u8>, clock: &mut Clock, catalog: &Catalog, ev: &E
     if ev.kind == Kind::Transaction {
         open_entity(buf, &mut first, e::TRANSACTION_SCHEMA);
         e::push_transaction(buf, ev);
+        buf.push(b'}');
+    }
+    if e::has_promotion(ev) {
+        open_entity(buf, &mut first, e::PROMOTION_SCHEMA);
+        e::push_promotion(buf, ev);
         buf.push(b'}');
     }
     if web {

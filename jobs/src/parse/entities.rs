@@ -12,7 +12,7 @@ use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde_json::value::RawValue;
 
 use super::error::{ParseError, Reason};
-use crate::event::{Price, Product};
+use crate::event::{Price, Product, Promotion};
 
 /// The JSON text of one value, decoded later if needed.
 #[derive(Clone, Copy, Debug)]
@@ -173,6 +173,7 @@ pub(crate) enum Entity {
     Cart,
     Transaction,
     CheckoutStep,
+    Promotion,
     ClientSession,
     Yauaa,
     /// The ecommerce action, a self-describing event rather than an entity.
@@ -195,6 +196,7 @@ impl Entity {
                 ("cart", Entity::Cart),
                 ("transaction", Entity::Transaction),
                 ("checkout_step", Entity::CheckoutStep),
+                ("promotion", Entity::Promotion),
             ]
             .into_iter()
             .find(|(name, _)| is_schema(uri, ECOMMERCE, name))
@@ -256,6 +258,29 @@ pub(crate) struct CheckoutStepData<'a> {
     pub(crate) step: Raw<'a>,
 }
 
+/// Body of `com.snowplowanalytics.snowplow.ecommerce/promotion`.
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct PromotionData<'a> {
+    #[serde(borrow, default)]
+    pub(crate) id: Raw<'a>,
+    #[serde(borrow, default)]
+    pub(crate) name: Raw<'a>,
+}
+
+impl PromotionData<'_> {
+    /// The promotion, or `None` when it has no id: as for products, an entity that names no
+    /// promotion says nothing a feature could use, which is not a reason to lose the event.
+    pub(crate) fn to_promotion(&self) -> Result<Option<Promotion>, ParseError> {
+        let Some(id) = ident(self.id, "promotion.id")? else {
+            return Ok(None);
+        };
+        Ok(Some(Promotion {
+            id,
+            name: owned(self.name, "promotion.name")?,
+        }))
+    }
+}
+
 /// Body of `com.snowplowanalytics.snowplow/client_session`.
 #[derive(serde::Deserialize, Default)]
 pub(crate) struct ClientSessionData<'a> {
@@ -305,6 +330,7 @@ pub(crate) enum Body<'a> {
     Cart(CartData<'a>),
     Transaction(TransactionData<'a>),
     CheckoutStep(CheckoutStepData<'a>),
+    Promotion(PromotionData<'a>),
     ClientSession(ClientSessionData<'a>),
     Yauaa(YauaaData<'a>),
     Action(ActionData<'a>),
@@ -318,6 +344,7 @@ pub(crate) struct Entities {
     pub cart_total: Option<Price>,
     pub revenue: Option<Price>,
     pub checkout_step: Option<u32>,
+    pub promotion: Option<Promotion>,
     pub session_id: Option<String>,
     pub device_class: Option<String>,
 }
@@ -351,6 +378,15 @@ impl Entities {
         Ok(())
     }
 
+    pub(crate) fn add_promotion(&mut self, data: &PromotionData<'_>) -> Result<(), ParseError> {
+        // Later entities are still checked, so that a broken one is a bad row wherever it is.
+        let promotion = data.to_promotion()?;
+        if self.promotion.is_none() {
+            self.promotion = promotion;
+        }
+        Ok(())
+    }
+
     pub(crate) fn add_client_session(
         &mut self,
         data: &ClientSessionData<'_>,
@@ -375,6 +411,7 @@ impl Entities {
             Body::Cart(d) => self.add_cart(d),
             Body::Transaction(d) => self.add_transaction(d),
             Body::CheckoutStep(d) => self.add_checkout_step(d),
+            Body::Promotion(d) => self.add_promotion(d),
             Body::ClientSession(d) => self.add_client_session(d),
             Body::Yauaa(d) => self.add_yauaa(d),
             Body::Action(_) => Ok(()),

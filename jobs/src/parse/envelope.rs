@@ -9,7 +9,7 @@
 
 use super::entities::{
     is_schema, ActionData, Body, CartData, CheckoutStepData, ClientSessionData, Entities, Entity,
-    Leaf, ProductData, TransactionData, YauaaData, SNOWPLOW,
+    Leaf, ProductData, PromotionData, TransactionData, YauaaData, SNOWPLOW,
 };
 use super::error::{ParseError, Reason};
 use super::scan::{self, JStr, ScanError, Scanner};
@@ -45,6 +45,7 @@ fn body<'a>(entity: Entity, sc: &mut Scanner<'a>) -> scan::Result<Body<'a>> {
         Entity::Cart => read!(Cart, CartData { "total_value" => total_value }),
         Entity::Transaction => read!(Transaction, TransactionData { "revenue" => revenue }),
         Entity::CheckoutStep => read!(CheckoutStep, CheckoutStepData { "step" => step }),
+        Entity::Promotion => read!(Promotion, PromotionData { "id" => id, "name" => name }),
         Entity::ClientSession => {
             read!(ClientSession, ClientSessionData { "sessionId" => session_id })
         }

@@ -9,7 +9,8 @@ use super::at::At;
 use super::derive;
 use super::device::classify_user_agent;
 use super::entities::{
-    owned, text, CartData, CheckoutStepData, Entities, Obj, ProductData, Raw, TransactionData,
+    owned, text, CartData, CheckoutStepData, Entities, Obj, ProductData, PromotionData, Raw,
+    TransactionData,
 };
 use super::error::ParseError;
 use super::url::is_search;
@@ -28,6 +29,8 @@ struct Payload<'a> {
     cart: Option<Obj<CartData<'a>>>,
     #[serde(borrow, default)]
     checkout_step: Option<Obj<CheckoutStepData<'a>>>,
+    #[serde(borrow, default)]
+    promotion: Option<Obj<PromotionData<'a>>>,
     /// Not written by the reference transform; we read transactions from here (SPEC 1.3).
     #[serde(borrow, default)]
     transaction: Option<Obj<TransactionData<'a>>>,
@@ -180,6 +183,9 @@ impl<'de> FlinkJson<'de> {
         if let Some(step) = &payload.checkout_step {
             entities.add_checkout_step(&step.0)?;
         }
+        if let Some(promotion) = &payload.promotion {
+            entities.add_promotion(&promotion.0)?;
+        }
         if let Some(transaction) = &payload.transaction {
             entities.add_transaction(&transaction.0)?;
         }
@@ -213,6 +219,7 @@ impl<'de> FlinkJson<'de> {
             cart_total: entities.cart_total,
             revenue: entities.revenue,
             checkout_step: entities.checkout_step,
+            promotion: entities.promotion,
             is_search: page_url.is_some_and(|u| is_search(&u)),
             platform: owned(enrich.platform, "enrich.platform")?,
             campaign: match enrich.marketing {
@@ -223,5 +230,61 @@ impl<'de> FlinkJson<'de> {
             country: None,
             region: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::event::{EventKind, Promotion};
+    use crate::parse::{parse_event, Limits, ParseError, Reason};
+
+    /// A `promo_click` whose payload holds `promotion` (JSON text), if given.
+    fn promo_click(promotion: Option<&str>) -> Result<crate::event::ShopperEvent, ParseError> {
+        let payload = promotion
+            .map(|p| format!(r#""promotion":{p}"#))
+            .unwrap_or_default();
+        let json = format!(
+            r#"{{"id":"e9081481-82fb-4e7f-9771-82ce58dc22a3","type":"promo_click","timestamp":"2025-04-04T14:33:39.968Z","payload":{{{payload}}},"enrich":{{"user":{{"domain_userid":"d1"}},"marketing":null,"platform":"web"}},"session":{{"sessionId":"s1"}}}}"#
+        );
+        parse_event(json.as_bytes(), &Limits::default())
+    }
+
+    fn promotion_of(promotion: Option<&str>) -> Result<Option<Promotion>, ParseError> {
+        promo_click(promotion).map(|e| e.promotion)
+    }
+
+    #[test]
+    fn promotions() {
+        let event = promo_click(Some(
+            r#"{"id":"promo-1","name":"Spring sale banner","position":1,"type":"carousel"}"#,
+        ))
+        .unwrap();
+        assert_eq!(event.kind, EventKind::PromoClick);
+        assert_eq!(
+            event.promotion,
+            Some(Promotion {
+                id: "promo-1".to_owned(),
+                name: Some("Spring sale banner".to_owned()),
+            })
+        );
+        assert_eq!(promotion_of(None), Ok(None));
+        assert_eq!(promotion_of(Some("null")), Ok(None));
+        // The transform writes `{}` for "none"; without an id it names no promotion.
+        assert_eq!(promotion_of(Some("{}")), Ok(None));
+        assert_eq!(promotion_of(Some(r#"{"id":"","name":"x"}"#)), Ok(None));
+        assert_eq!(
+            promotion_of(Some(r#"{"id":12}"#)),
+            Ok(Some(Promotion {
+                id: "12".to_owned(),
+                name: None,
+            }))
+        );
+        for bad in [r#"{"id":true}"#, r#"{"id":[1]}"#] {
+            assert_eq!(
+                promotion_of(Some(bad)),
+                Err(ParseError::new("promotion.id", Reason::NotAString)),
+                "{bad}"
+            );
+        }
     }
 }

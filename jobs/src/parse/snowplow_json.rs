@@ -12,7 +12,7 @@ use super::derive;
 use super::device::classify_user_agent;
 use super::entities::{
     owned, text, ActionData, CartData, CheckoutStepData, ClientSessionData, Entities, Leaf, Obj,
-    ProductData, Raw, TransactionData, YauaaData,
+    ProductData, PromotionData, Raw, TransactionData, YauaaData,
 };
 use super::error::ParseError;
 use super::url::is_search;
@@ -22,6 +22,7 @@ const PRODUCT: &str = "contexts_com_snowplowanalytics_snowplow_ecommerce_product
 const CART: &str = "contexts_com_snowplowanalytics_snowplow_ecommerce_cart_1";
 const TRANSACTION: &str = "contexts_com_snowplowanalytics_snowplow_ecommerce_transaction_1";
 const CHECKOUT_STEP: &str = "contexts_com_snowplowanalytics_snowplow_ecommerce_checkout_step_1";
+const PROMOTION: &str = "contexts_com_snowplowanalytics_snowplow_ecommerce_promotion_1";
 const CLIENT_SESSION: &str = "contexts_com_snowplowanalytics_snowplow_client_session_1";
 const YAUAA: &str = "contexts_nl_basjes_yauaa_context_1";
 const ACTION: &str =
@@ -49,6 +50,7 @@ pub(crate) struct SnowplowJson<'a> {
     carts: Vec<CartData<'a>>,
     transactions: Vec<TransactionData<'a>>,
     checkout_steps: Vec<CheckoutStepData<'a>>,
+    promotions: Vec<PromotionData<'a>>,
     client_sessions: Vec<ClientSessionData<'a>>,
     yauaa: Vec<YauaaData<'a>>,
     action: Raw<'a>,
@@ -102,6 +104,7 @@ impl<'de> SnowplowJson<'de> {
                     CART => entity_array(map, at, CART, &mut self.carts),
                     TRANSACTION => entity_array(map, at, TRANSACTION, &mut self.transactions),
                     CHECKOUT_STEP => entity_array(map, at, CHECKOUT_STEP, &mut self.checkout_steps),
+                    PROMOTION => entity_array(map, at, PROMOTION, &mut self.promotions),
                     CLIENT_SESSION => {
                         entity_array(map, at, CLIENT_SESSION, &mut self.client_sessions)
                     }
@@ -159,6 +162,9 @@ impl<'de> SnowplowJson<'de> {
         for s in &self.checkout_steps {
             entities.add_checkout_step(s)?;
         }
+        for p in &self.promotions {
+            entities.add_promotion(p)?;
+        }
         for s in &self.client_sessions {
             entities.add_client_session(s)?;
         }
@@ -211,6 +217,7 @@ impl<'de> SnowplowJson<'de> {
             cart_total: entities.cart_total,
             revenue: entities.revenue,
             checkout_step: entities.checkout_step,
+            promotion: entities.promotion,
             is_search: text(self.page_url, "page_url")?.is_some_and(|u| is_search(&u)),
             platform: owned(self.platform, "platform")?,
             campaign: owned(self.mkt_campaign, "mkt_campaign")?,
@@ -218,5 +225,67 @@ impl<'de> SnowplowJson<'de> {
             country: owned(self.geo_country, "geo_country")?,
             region: owned(self.geo_region, "geo_region")?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::event::{EventKind, Promotion};
+    use crate::parse::{parse_event, Limits, ParseError, Reason};
+
+    /// A `promo_view` with `promotions` (JSON array text) under the promotion key, if given.
+    fn promo_view(promotions: Option<&str>) -> Result<crate::event::ShopperEvent, ParseError> {
+        let entities = promotions
+            .map(|p| {
+                format!(r#","contexts_com_snowplowanalytics_snowplow_ecommerce_promotion_1":{p}"#)
+            })
+            .unwrap_or_default();
+        let json = format!(
+            r#"{{"event_id":"2a2e92cb-d65b-4978-bf65-498850bd8c08","event":"unstruct","collector_tstamp":"2024-08-14T15:27:51.686Z","domain_userid":"d1"{entities},"unstruct_event_com_snowplowanalytics_snowplow_ecommerce_snowplow_ecommerce_action_1":{{"type":"promo_view"}}}}"#
+        );
+        parse_event(json.as_bytes(), &Limits::default())
+    }
+
+    fn promotion_of(promotions: Option<&str>) -> Result<Option<Promotion>, ParseError> {
+        promo_view(promotions).map(|e| e.promotion)
+    }
+
+    fn promotion(id: &str, name: Option<&str>) -> Option<Promotion> {
+        Some(Promotion {
+            id: id.to_owned(),
+            name: name.map(str::to_owned),
+        })
+    }
+
+    #[test]
+    fn promotions() {
+        let event = promo_view(Some(
+            r#"[{"id":"promo-1","name":"Spring sale banner","creative_id":"c1","slot":3}]"#,
+        ))
+        .unwrap();
+        assert_eq!(event.kind, EventKind::PromoView);
+        assert_eq!(
+            event.promotion,
+            promotion("promo-1", Some("Spring sale banner"))
+        );
+        assert_eq!(promotion_of(None), Ok(None));
+        assert_eq!(promotion_of(Some("null")), Ok(None));
+        assert_eq!(promotion_of(Some("[]")), Ok(None));
+        // Without an id it names no promotion; the first one with an id wins.
+        assert_eq!(promotion_of(Some(r#"[{"name":"x"}]"#)), Ok(None));
+        assert_eq!(promotion_of(Some(r#"[{"id":null,"name":"x"}]"#)), Ok(None));
+        assert_eq!(
+            promotion_of(Some(
+                r#"[{"id":""},{"id":"promo-2","name":"B"},{"id":"promo-3"}]"#
+            )),
+            Ok(promotion("promo-2", Some("B")))
+        );
+        for bad in [r#"[{"id":false}]"#, r#"[{"id":{}}]"#] {
+            assert_eq!(
+                promotion_of(Some(bad)),
+                Err(ParseError::new("promotion.id", Reason::NotAString)),
+                "{bad}"
+            );
+        }
     }
 }

@@ -358,6 +358,7 @@ pub(crate) fn parse(line: &[u8], latest: Millis) -> Result<ShopperEvent, ParseEr
         cart_total: entities.cart_total,
         revenue: entities.revenue,
         checkout_step: entities.checkout_step,
+        promotion: entities.promotion,
         is_search: f.get(PAGE_URL)?.is_some_and(is_search),
         platform: f.owned(PLATFORM)?,
         campaign: f.owned(MKT_CAMPAIGN)?,
@@ -369,7 +370,80 @@ pub(crate) fn parse(line: &[u8], latest: Millis) -> Result<ShopperEvent, ParseEr
 
 #[cfg(test)]
 mod tests {
-    use super::{for_each_tab, for_each_tab_portable};
+    use super::*;
+    use crate::event::{EventKind, Promotion};
+    use crate::parse::limits::MAX_EVENT_TIME;
+
+    const PROMOTION: &str =
+        "iglu:com.snowplowanalytics.snowplow.ecommerce/promotion/jsonschema/1-0-0";
+
+    /// A `promo_view` line whose `contexts` holds these entity bodies as promotions.
+    fn promo_view(promotions: &[&str]) -> String {
+        let mut fields = vec![""; FIELD_COUNT];
+        fields[EVENT] = "unstruct";
+        fields[EVENT_ID] = "2a2e92cb-d65b-4978-bf65-498850bd8c08";
+        fields[COLLECTOR_TSTAMP] = "2024-08-14 15:27:51.686";
+        fields[DOMAIN_USERID] = "d1";
+        let action = r#"{"schema":"iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0","data":{"schema":"iglu:com.snowplowanalytics.snowplow.ecommerce/snowplow_ecommerce_action/jsonschema/1-0-2","data":{"type":"promo_view"}}}"#;
+        fields[UNSTRUCT_EVENT] = action;
+        let entities: Vec<String> = promotions
+            .iter()
+            .map(|data| format!(r#"{{"schema":"{PROMOTION}","data":{data}}}"#))
+            .collect();
+        let contexts = format!(
+            r#"{{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[{}]}}"#,
+            entities.join(",")
+        );
+        if !promotions.is_empty() {
+            fields[CONTEXTS] = &contexts;
+        }
+        fields.join("\t")
+    }
+
+    fn promotion_of(promotions: &[&str]) -> Result<Option<Promotion>, ParseError> {
+        parse(promo_view(promotions).as_bytes(), MAX_EVENT_TIME).map(|e| e.promotion)
+    }
+
+    fn promotion(id: &str, name: Option<&str>) -> Option<Promotion> {
+        Some(Promotion {
+            id: id.to_owned(),
+            name: name.map(str::to_owned),
+        })
+    }
+
+    #[test]
+    fn promotions() {
+        let event = parse(
+            promo_view(&[r#"{"id":"promo-1","name":"Spring sale banner","position":2,"type":"banner","product_ids":["P1"]}"#]).as_bytes(),
+            MAX_EVENT_TIME,
+        )
+        .unwrap();
+        assert_eq!(event.kind, EventKind::PromoView);
+        assert_eq!(
+            event.promotion,
+            promotion("promo-1", Some("Spring sale banner"))
+        );
+        assert_eq!(promotion_of(&[]), Ok(None));
+        // Without an id it names no promotion; the first one with an id wins.
+        assert_eq!(promotion_of(&[r#"{"name":"x"}"#]), Ok(None));
+        assert_eq!(promotion_of(&[r#"{"id":"","name":"x"}"#]), Ok(None));
+        assert_eq!(
+            promotion_of(&[r#"{"name":"x"}"#, r#"{"id":7}"#, r#"{"id":"promo-2"}"#]),
+            Ok(promotion("7", None))
+        );
+        for bad in [r#"{"id":true}"#, r#"{"id":{"x":1}}"#, r#"{"id":["a"]}"#] {
+            assert_eq!(
+                promotion_of(&[bad]),
+                Err(ParseError::new("promotion.id", Reason::NotAString)),
+                "{bad}"
+            );
+        }
+        // A broken later one is still a bad row, as for carts.
+        assert_eq!(
+            promotion_of(&[r#"{"id":"promo-1"}"#, r#"{"id":"promo-2","name":5}"#]),
+            Err(ParseError::new("promotion.name", Reason::NotAString))
+        );
+    }
 
     #[test]
     fn finds_every_tab() {
