@@ -21,6 +21,30 @@ use reference::{actual_changes, arrive, Changes, Settings, Values};
 
 const BIN: &str = env!("CARGO_BIN_EXE_live-shopper");
 const CATALOGUE: &str = "tests/catalogues/every_aggregation.toml";
+/// The example lanes the shipped catalogue has switched off, evaluated here too.
+const SHIPPED_EXAMPLES: [&str; 2] = ["checkout", "promotion"];
+
+/// The catalogue of these tests: every aggregation, and the shipped example lanes switched on.
+/// Written into `dir`, it returns its path.
+fn write_catalogue(dir: &Path) -> PathBuf {
+    let mut text = std::fs::read_to_string(CATALOGUE).expect("the catalogue");
+    for section in jobs::catalogue::DEFAULT_CATALOGUE
+        .split("\n[lanes.")
+        .skip(1)
+    {
+        if SHIPPED_EXAMPLES
+            .iter()
+            .any(|name| section.starts_with(&format!("{name}]")))
+        {
+            assert!(section.contains("enabled = false"), "{section}");
+            text.push_str("\n[lanes.");
+            text.push_str(&section.replacen("enabled = false", "enabled = true", 1));
+        }
+    }
+    let path = dir.join("features.toml");
+    std::fs::write(&path, text).expect("write the catalogue");
+    path
+}
 /// Millionths: every number is held in them, so sums stay exact.
 const SCALE: i128 = 1_000_000;
 
@@ -83,6 +107,8 @@ fn property(name: &str, e: &ShopperEvent) -> Option<V> {
         "cart.total_value" => money(e.cart_total),
         "transaction.revenue" => money(e.revenue),
         "checkout_step.step" => e.checkout_step.map(|s| V::Num(s as i128 * SCALE)),
+        "promotion.id" => e.promotion.as_ref().map(|p| V::Text(p.id.clone())),
+        "promotion.name" => e.promotion.as_ref().and_then(|p| text(&p.name)),
         "page.is_search" => Some(V::Bool(e.is_search)),
         "mkt_campaign" => text(&e.campaign),
         "device_class" => text(&e.device_class),
@@ -356,7 +382,9 @@ fn settings() -> Settings {
 fn run(dir: &Path, input: &Path, name: &str, extra: &[&str]) -> PathBuf {
     let output = dir.join(format!("{name}.jsonl"));
     let status = Command::new(BIN)
-        .args(["run", "--features", CATALOGUE, "--input"])
+        .args(["run", "--features"])
+        .arg(write_catalogue(dir))
+        .arg("--input")
         .arg(input)
         .arg("--output")
         .arg(&output)
@@ -388,6 +416,7 @@ fn parse(records: &[live_shopper::generate::Record]) -> Vec<ShopperEvent> {
 fn every_aggregation_matches_its_evaluation_at_every_emission() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut options = support::shop_options(12_000, 120, 0.0);
+    options.promotions = 0.3;
     options.span_ms = 3 * 3_600_000;
     options.disorder_ms = 3_000;
     options.time_grain_ms = 5_000;
@@ -398,8 +427,11 @@ fn every_aggregation_matches_its_evaluation_at_every_emission() {
     support::write_records(&records, &input);
     let output = run(dir.path(), &input, "w1", &["--set", "source.batch_size=1"]);
 
-    let catalogue = Catalogue::parse(&std::fs::read_to_string(CATALOGUE).expect("the catalogue"))
-        .expect("a valid catalogue");
+    let text = std::fs::read_to_string(write_catalogue(dir.path())).expect("the catalogue");
+    let catalogue = Catalogue::parse(&text).expect("a valid catalogue");
+    for name in SHIPPED_EXAMPLES {
+        assert!(catalogue.lane(name).is_some_and(|l| l.enabled), "{name}");
+    }
     let events = parse(&records);
     let last = events
         .iter()
@@ -446,6 +478,7 @@ fn every_aggregation_matches_its_evaluation_at_every_emission() {
 fn every_aggregation_is_the_same_on_any_number_of_workers_and_processes() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut options = support::shop_options(12_000, 200, 0.0);
+    options.promotions = 0.3;
     options.span_ms = 3_600_000;
     let records = support::shop(options);
     let input = dir.path().join("shop.tsv");
@@ -472,7 +505,9 @@ fn every_aggregation_is_the_same_on_any_number_of_workers_and_processes() {
     let output = dir.path().join("p2.jsonl");
     let spawn = |process: &str| {
         Command::new(BIN)
-            .args(["run", "--features", CATALOGUE, "--input"])
+            .args(["run", "--features"])
+            .arg(dir.path().join("features.toml"))
+            .arg("--input")
             .arg(&input)
             .arg("--output")
             .arg(&output)

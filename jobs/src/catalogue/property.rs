@@ -31,6 +31,10 @@ pub enum Property {
     Revenue,
     /// `step` of the checkout_step entity.
     CheckoutStep,
+    /// `id` of the promotion entity (promo_view, promo_click).
+    PromotionId,
+    /// `name` of the promotion entity.
+    PromotionName,
     /// Whether the page URL is a search (path `/search`, or a `q`, `query` or `search` parameter).
     IsSearch,
     /// `mkt_campaign`.
@@ -48,7 +52,7 @@ pub enum Property {
 }
 
 /// Every property with its name in catalogue files, in the order messages list them.
-pub const PROPERTIES: [(&str, Property); 18] = [
+pub const PROPERTIES: [(&str, Property); 20] = [
     ("event", Property::Event),
     ("time", Property::Time),
     ("user", Property::User),
@@ -60,6 +64,8 @@ pub const PROPERTIES: [(&str, Property); 18] = [
     ("cart.total_value", Property::CartTotal),
     ("transaction.revenue", Property::Revenue),
     ("checkout_step.step", Property::CheckoutStep),
+    ("promotion.id", Property::PromotionId),
+    ("promotion.name", Property::PromotionName),
     ("page.is_search", Property::IsSearch),
     ("mkt_campaign", Property::Campaign),
     ("device_class", Property::DeviceClass),
@@ -135,6 +141,11 @@ impl Property {
             Property::CheckoutStep => event
                 .checkout_step
                 .map(|s| Input::Number(Quantity::int(s.into()))),
+            Property::PromotionId => event
+                .promotion
+                .as_ref()
+                .map(|p| Input::Text(Cow::Borrowed(p.id.as_str()))),
+            Property::PromotionName => event.promotion.as_ref().and_then(|p| text(&p.name)),
             Property::IsSearch => Some(Input::Bool(event.is_search)),
             Property::Campaign => text(&event.campaign),
             Property::DeviceClass => text(&event.device_class),
