@@ -103,9 +103,9 @@ fn slide(
             let order = (e.time, e.event_id);
             let belongs = e.time <= t && e.time + length > t;
             if belongs && !inside[i] {
-                accumulators.insert(lane, order, &records[i]);
+                accumulators.insert(order, &records[i]);
             } else if !belongs && inside[i] {
-                accumulators.remove(lane, order, &records[i]);
+                accumulators.remove(order, &records[i]);
             }
             inside[i] = belongs;
         }
@@ -202,7 +202,7 @@ fn the_shipped_session_lane_equals_the_reference() {
                     .record(e)
                     .expect("a session record")
                     .store(&mut symbols);
-                accumulators.insert(lane, (e.time, e.event_id), &record);
+                accumulators.insert((e.time, e.event_id), &record);
                 seen.push(e);
                 seen.sort_by_key(|e| (e.time, e.event_id));
                 let actual = written(lane, &accumulators, |f| format!("session:{sid}:{f}"));

@@ -3,7 +3,7 @@
 use operators::symbols::Symbols;
 use operators::Order;
 
-use super::aggregation::{Accumulator, Aggregation};
+use super::aggregation::{Accumulator, Aggregation, State};
 use super::value::{Input, Item, Value};
 use super::Lane;
 
@@ -62,66 +62,141 @@ impl Stored {
     }
 }
 
-/// The state of every feature of a lane over one window.
+/// The state of every feature of a lane over one window. Features that read the same state
+/// (e.g. `min` and `max` of one property, `distinct_count` and `most_frequent` of another, with
+/// the same filter) share it.
 #[derive(Clone, Debug)]
 pub struct Accumulators {
-    /// Per feature; `None` for derived values.
-    slots: Vec<Option<Accumulator>>,
+    states: Vec<Kept>,
+    /// Per feature, the index of the state it reads; `None` for derived values.
+    reads: Vec<Option<usize>>,
+}
+
+/// One kept state and what feeds it.
+#[derive(Clone, Debug)]
+struct Kept {
+    state: Accumulator,
+    /// The feature whose filter bit says which records enter it.
+    feature: usize,
+    /// The columns it is given as value and group.
+    column: Option<usize>,
+    group: Option<usize>,
+}
+
+/// What makes two features' states one: the same kind over the same columns and filter.
+fn shares(lane: &Lane, a: usize, b: usize, kind: State) -> bool {
+    let (fa, fb) = (&lane.features[a], &lane.features[b]);
+    fa.aggregation.state(fa.column.is_some()) == Some(kind)
+        && fa.filter == fb.filter
+        && inputs(fa) == inputs(fb)
+}
+
+/// The columns a feature's state is given as value and group.
+fn inputs(feature: &super::Feature) -> (Option<usize>, Option<usize>) {
+    if feature.aggregation.counts_groups() {
+        (feature.group, None)
+    } else {
+        (feature.column, feature.group)
+    }
 }
 
 impl Accumulators {
     /// Empty state for `lane`'s features; `removals` says whether records leave it (a rolling
     /// window) or only arrive (a session).
     pub fn new(lane: &Lane, removals: bool) -> Accumulators {
-        let slots = lane
-            .features
-            .iter()
-            .map(|f| f.aggregation.accumulator(f.column.is_some(), removals))
-            .collect();
-        Accumulators { slots }
+        let mut states: Vec<Kept> = Vec::new();
+        let mut reads = Vec::with_capacity(lane.features.len());
+        for (i, feature) in lane.features.iter().enumerate() {
+            let Some(kind) = feature.aggregation.state(feature.column.is_some()) else {
+                reads.push(None);
+                continue;
+            };
+            let at = match states.iter().position(|k| shares(lane, k.feature, i, kind)) {
+                Some(at) => at,
+                None => {
+                    let (column, group) = inputs(feature);
+                    states.push(Kept {
+                        state: kind.accumulator(removals),
+                        feature: i,
+                        column,
+                        group,
+                    });
+                    states.len() - 1
+                }
+            };
+            if let Aggregation::GroupsAtLeast(n) = feature.aggregation {
+                states[at].state.watch(n);
+            }
+            reads.push(Some(at));
+        }
+        Accumulators { states, reads }
     }
 
     fn each(
         &mut self,
-        lane: &Lane,
         record: &Stored,
         mut apply: impl FnMut(&mut Accumulator, Option<&Item>, Option<&Item>),
     ) {
         let column = |c: Option<usize>| c.and_then(|c| record.values.get(c)?.as_ref());
-        for (i, (slot, feature)) in self.slots.iter_mut().zip(&lane.features).enumerate() {
-            if let Some(acc) = slot {
-                if record.passes & (1 << i) != 0 {
-                    apply(acc, column(feature.column), column(feature.group));
-                }
+        for kept in &mut self.states {
+            if record.passes & (1 << kept.feature) != 0 {
+                apply(&mut kept.state, column(kept.column), column(kept.group));
             }
         }
     }
 
     /// A record enters the window.
-    pub fn insert(&mut self, lane: &Lane, order: Order, record: &Stored) {
-        self.each(lane, record, |acc, value, group| {
-            acc.insert(order, value, group)
-        });
+    pub fn insert(&mut self, order: Order, record: &Stored) {
+        self.each(record, |acc, value, group| acc.insert(order, value, group));
     }
 
     /// A record leaves the window.
-    pub fn remove(&mut self, lane: &Lane, order: Order, record: &Stored) {
-        self.each(lane, record, |acc, value, group| {
-            acc.remove(order, value, group)
-        });
+    pub fn remove(&mut self, order: Order, record: &Stored) {
+        self.each(record, |acc, value, group| acc.remove(order, value, group));
     }
 
     /// Every feature's value, in the lane's order (derived ones computed from those before).
     pub fn values(&self, lane: &Lane) -> Vec<Option<Value>> {
-        let mut values: Vec<Option<Value>> = Vec::with_capacity(self.slots.len());
-        for (slot, feature) in self.slots.iter().zip(&lane.features) {
-            let value = match (slot, &feature.aggregation) {
-                (Some(acc), _) => acc.value(),
+        let mut values: Vec<Option<Value>> = Vec::with_capacity(self.reads.len());
+        for (read, feature) in self.reads.iter().zip(&lane.features) {
+            let value = match (read, &feature.aggregation) {
+                (Some(at), aggregation) => aggregation.read(&self.states[*at].state),
                 (None, Aggregation::Derived(derived)) => derived.value(&values),
                 (None, _) => None,
             };
             values.push(value);
         }
         values
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::Catalogue;
+
+    #[test]
+    fn features_that_read_the_same_state_share_it() {
+        let catalogue = Catalogue::builtin().expect("the shipped catalogue");
+        let product = catalogue.lane("product").expect("the product lane");
+        let accumulators = Accumulators::new(product, true);
+        // distinct products and products viewed twice count the same products; min and max
+        // are one set of prices; the range is derived.
+        let kinds: Vec<&str> = product.features.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(accumulators.states.len(), 4, "{kinds:?}");
+        let reads = |name: &str| {
+            let at = product.features.iter().position(|f| f.name == name);
+            at.and_then(|at| accumulators.reads[at])
+        };
+        assert_eq!(reads("product_view_count"), reads("return_view_count"));
+        assert_eq!(reads("min_viewed_price"), reads("max_viewed_price"));
+        assert_ne!(reads("product_views"), reads("product_view_count"));
+        let category = catalogue.lane("category").expect("the category lane");
+        let accumulators = Accumulators::new(category, true);
+        assert_eq!(
+            accumulators.states.len(),
+            2,
+            "top and unique categories share one count"
+        );
     }
 }

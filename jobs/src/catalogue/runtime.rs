@@ -63,11 +63,11 @@ impl Aggregate for LaneAggregate {
     }
 
     fn insert(&mut self, order: Order, entry: &Stored) {
-        self.accumulators.insert(&self.lane, order, entry);
+        self.accumulators.insert(order, entry);
     }
 
     fn remove(&mut self, order: Order, entry: &Stored) {
-        self.accumulators.remove(&self.lane, order, entry);
+        self.accumulators.remove(order, entry);
     }
 
     fn render(&self, _window: WindowLog<'_, Stored>, _symbols: &Symbols, values: &mut Rendered) {
@@ -100,7 +100,7 @@ impl LaneSessions {
         state
             .accumulators
             .get_or_insert_with(|| Accumulators::new(&self.lane, false))
-            .insert(&self.lane, order, &record);
+            .insert(order, &record);
         state.records.insert(order, record);
     }
 }

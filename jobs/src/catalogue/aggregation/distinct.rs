@@ -1,5 +1,5 @@
-//! `distinct_count`, `distinct_list` and `most_frequent`: the distinct values inside with how
-//! often each occurs.
+//! `distinct_count`, `distinct_list`, `most_frequent` and `groups_at_least`: the distinct values
+//! inside with how often each occurs.
 
 use std::rc::Rc;
 
@@ -7,13 +7,49 @@ use operators::Order;
 
 use super::{count_in, Accumulate, Item, ItemMap, Value};
 
-/// Distinct values and their counts.
+/// Distinct values and their counts, and for each watched threshold how many values reach it.
 #[derive(Clone, Debug, Default)]
 pub struct Distinct {
     counts: ItemMap<u64>,
+    /// (threshold, values with at least that many records).
+    reached: Vec<(u64, u64)>,
 }
 
 impl Distinct {
+    /// Also counts the values with at least `n` records (at least 1).
+    pub fn watch(&mut self, n: u64) {
+        let n = n.max(1);
+        if !self.reached.iter().any(|(t, _)| *t == n) {
+            let already = self.counts.values().filter(|&&c| c >= n).count() as u64;
+            self.reached.push((n, already));
+        }
+    }
+
+    /// The values with at least `n` records, if `n` is watched.
+    pub fn at_least(&self, n: u64) -> Option<Value> {
+        let n = n.max(1);
+        let (_, reached) = self.reached.iter().find(|(t, _)| *t == n)?;
+        Some(Value::count(*reached as usize))
+    }
+
+    /// Counts `value` in or out, keeping the watched thresholds.
+    fn count(&mut self, value: &Item, up: bool) {
+        let before = self.counts.get(value).copied().unwrap_or(0);
+        count_in(&mut self.counts, value, up);
+        let after = if up {
+            before + 1
+        } else {
+            before.saturating_sub(1)
+        };
+        for (threshold, reached) in &mut self.reached {
+            if before < *threshold && after >= *threshold {
+                *reached += 1;
+            } else if before >= *threshold && after < *threshold {
+                *reached = reached.saturating_sub(1);
+            }
+        }
+    }
+
     /// The distinct values as text, sorted as strings.
     pub fn list(&self) -> Option<Value> {
         let mut items: Vec<Rc<str>> = self
@@ -46,13 +82,13 @@ impl Distinct {
 impl Accumulate for Distinct {
     fn insert(&mut self, _order: Order, value: Option<&Item>, _group: Option<&Item>) {
         if let Some(v) = value {
-            count_in(&mut self.counts, v, true);
+            self.count(v, true);
         }
     }
 
     fn remove(&mut self, _order: Order, value: Option<&Item>, _group: Option<&Item>) {
         if let Some(v) = value {
-            count_in(&mut self.counts, v, false);
+            self.count(v, false);
         }
     }
 

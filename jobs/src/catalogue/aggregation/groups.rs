@@ -1,54 +1,11 @@
-//! Grouped aggregations: `groups_at_least` (groups with at least N records) and
-//! `mean_of_earliest` (mean over groups of the property of each group's earliest record).
+//! `mean_of_earliest`: the mean over groups of the property of each group's earliest record.
+//! (`groups_at_least` reads the distinct counts of the group property, `distinct.rs`.)
 
 use operators::Order;
 
 use super::sorted::Sorted;
 use super::sum::Sum;
-use super::{count_in, Accumulate, Item, ItemMap, Number, Quantity, Value};
-
-/// Records per group, and how many groups reach the threshold.
-#[derive(Clone, Debug)]
-pub struct Groups {
-    at_least: u64,
-    counts: ItemMap<u64>,
-    reached: u64,
-}
-
-impl Groups {
-    /// Counts the groups with at least `at_least` records.
-    pub fn new(at_least: u64) -> Groups {
-        Groups {
-            at_least: at_least.max(1),
-            counts: ItemMap::default(),
-            reached: 0,
-        }
-    }
-}
-
-impl Accumulate for Groups {
-    fn insert(&mut self, _order: Order, _value: Option<&Item>, group: Option<&Item>) {
-        if let Some(g) = group {
-            count_in(&mut self.counts, g, true);
-            if self.counts.get(g) == Some(&self.at_least) {
-                self.reached += 1;
-            }
-        }
-    }
-
-    fn remove(&mut self, _order: Order, _value: Option<&Item>, group: Option<&Item>) {
-        if let Some(g) = group {
-            if self.counts.get(g) == Some(&self.at_least) {
-                self.reached = self.reached.saturating_sub(1);
-            }
-            count_in(&mut self.counts, g, false);
-        }
-    }
-
-    fn value(&self) -> Option<Value> {
-        Some(Value::count(self.reached as usize))
-    }
-}
+use super::{Accumulate, Item, ItemMap, Number, Quantity, Value};
 
 /// Per group its records in order with their values, and the sum of the groups' earliest
 /// values.

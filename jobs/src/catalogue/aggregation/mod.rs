@@ -94,29 +94,103 @@ impl Aggregation {
         )
     }
 
-    /// A fresh accumulator (`with_property`: the feature names a property; `removals`: records
-    /// leave, as they do a rolling window but not a session), or `None` for a derived value.
-    pub fn accumulator(&self, with_property: bool, removals: bool) -> Option<Accumulator> {
+    /// The state it reads (`with_property`: the feature names a property), or `None` for a
+    /// derived value. Features of a window whose states are equal, over the same columns and
+    /// filter, share one.
+    pub fn state(&self, with_property: bool) -> Option<State> {
         Some(match self {
-            Aggregation::Count => Accumulator::Count(count::Count::new(with_property)),
-            Aggregation::Sum => Accumulator::Sum(sum::Sum::default()),
-            Aggregation::Mean => Accumulator::Mean(sum::Sum::default()),
-            Aggregation::Min => Accumulator::Min(extreme::Extremes::default()),
-            Aggregation::Max => Accumulator::Max(extreme::Extremes::default()),
-            Aggregation::DistinctCount => Accumulator::DistinctCount(distinct::Distinct::default()),
-            Aggregation::DistinctList => Accumulator::DistinctList(distinct::Distinct::default()),
-            Aggregation::MostFrequent => Accumulator::MostFrequent(distinct::Distinct::default()),
-            Aggregation::First { every_event } => {
-                Accumulator::First(ordered::Ordered::new(false, *every_event, removals))
-            }
-            Aggregation::Latest { every_event } => {
-                Accumulator::Latest(ordered::Ordered::new(true, *every_event, removals))
-            }
-            Aggregation::GroupsAtLeast(n) => Accumulator::GroupsAtLeast(groups::Groups::new(*n)),
-            Aggregation::MeanOfEarliest => Accumulator::MeanOfEarliest(groups::Earliest::default()),
-            Aggregation::Changes => Accumulator::Changes(changes::Changes::default()),
+            Aggregation::Count => State::Count { with_property },
+            Aggregation::Sum | Aggregation::Mean => State::Sum,
+            Aggregation::Min | Aggregation::Max => State::Extremes,
+            Aggregation::DistinctCount
+            | Aggregation::DistinctList
+            | Aggregation::MostFrequent
+            | Aggregation::GroupsAtLeast(_) => State::Distinct,
+            Aggregation::First { every_event } => State::Ordered {
+                latest: false,
+                every_event: *every_event,
+            },
+            Aggregation::Latest { every_event } => State::Ordered {
+                latest: true,
+                every_event: *every_event,
+            },
+            Aggregation::MeanOfEarliest => State::Earliest,
+            Aggregation::Changes => State::Changes,
             Aggregation::Derived(_) => return None,
         })
+    }
+
+    /// Its value from the state it reads.
+    pub fn read(&self, state: &Accumulator) -> Option<Value> {
+        match (self, state) {
+            (Aggregation::Count, Accumulator::Count(a)) => a.value(),
+            (Aggregation::Sum, Accumulator::Sum(a)) => a.value(),
+            (Aggregation::Mean, Accumulator::Sum(a)) => a.mean(),
+            (Aggregation::Min, Accumulator::Extremes(a)) => a.min(),
+            (Aggregation::Max, Accumulator::Extremes(a)) => a.max(),
+            (Aggregation::DistinctCount, Accumulator::Distinct(a)) => a.value(),
+            (Aggregation::DistinctList, Accumulator::Distinct(a)) => a.list(),
+            (Aggregation::MostFrequent, Accumulator::Distinct(a)) => a.most_frequent(),
+            (Aggregation::GroupsAtLeast(n), Accumulator::Distinct(a)) => a.at_least(*n),
+            (Aggregation::First { .. } | Aggregation::Latest { .. }, Accumulator::Ordered(a)) => {
+                a.value()
+            }
+            (Aggregation::MeanOfEarliest, Accumulator::Earliest(a)) => a.value(),
+            (Aggregation::Changes, Accumulator::Changes(a)) => a.value(),
+            _ => None,
+        }
+    }
+
+    /// Whether its state counts the feature's group property rather than its property.
+    pub fn counts_groups(&self) -> bool {
+        matches!(self, Aggregation::GroupsAtLeast(_))
+    }
+}
+
+/// The kinds of state features keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// A count of records (with the property).
+    Count {
+        /// Only records with the property count.
+        with_property: bool,
+    },
+    /// A sum and how many numbers it has: `sum`, `mean`.
+    Sum,
+    /// The values in order: `min`, `max`.
+    Extremes,
+    /// The distinct values and their counts: `distinct_count`, `distinct_list`,
+    /// `most_frequent`, and over the group property `groups_at_least`.
+    Distinct,
+    /// The first or latest record: `first`, `latest`.
+    Ordered {
+        /// The latest, else the first.
+        latest: bool,
+        /// The record itself, with or without a value.
+        every_event: bool,
+    },
+    /// Per group its earliest value: `mean_of_earliest`.
+    Earliest,
+    /// The changes between consecutive values: `changes`.
+    Changes,
+}
+
+impl State {
+    /// Fresh state; `removals` says whether records leave (a rolling window) or only arrive (a
+    /// session).
+    pub fn accumulator(self, removals: bool) -> Accumulator {
+        match self {
+            State::Count { with_property } => Accumulator::Count(count::Count::new(with_property)),
+            State::Sum => Accumulator::Sum(sum::Sum::default()),
+            State::Extremes => Accumulator::Extremes(extreme::Extremes::default()),
+            State::Distinct => Accumulator::Distinct(distinct::Distinct::default()),
+            State::Ordered {
+                latest,
+                every_event,
+            } => Accumulator::Ordered(ordered::Ordered::new(latest, every_event, removals)),
+            State::Earliest => Accumulator::Earliest(groups::Earliest::default()),
+            State::Changes => Accumulator::Changes(changes::Changes::default()),
+        }
     }
 }
 
@@ -133,31 +207,19 @@ pub trait Accumulate {
 /// The state of any aggregation.
 #[derive(Clone, Debug)]
 pub enum Accumulator {
-    /// See [`Aggregation::Count`].
+    /// See [`State::Count`].
     Count(count::Count),
-    /// See [`Aggregation::Sum`].
+    /// See [`State::Sum`].
     Sum(sum::Sum),
-    /// See [`Aggregation::Mean`].
-    Mean(sum::Sum),
-    /// See [`Aggregation::Min`].
-    Min(extreme::Extremes),
-    /// See [`Aggregation::Max`].
-    Max(extreme::Extremes),
-    /// See [`Aggregation::DistinctCount`].
-    DistinctCount(distinct::Distinct),
-    /// See [`Aggregation::DistinctList`].
-    DistinctList(distinct::Distinct),
-    /// See [`Aggregation::MostFrequent`].
-    MostFrequent(distinct::Distinct),
-    /// See [`Aggregation::First`].
-    First(ordered::Ordered),
-    /// See [`Aggregation::Latest`].
-    Latest(ordered::Ordered),
-    /// See [`Aggregation::GroupsAtLeast`].
-    GroupsAtLeast(groups::Groups),
-    /// See [`Aggregation::MeanOfEarliest`].
-    MeanOfEarliest(groups::Earliest),
-    /// See [`Aggregation::Changes`].
+    /// See [`State::Extremes`].
+    Extremes(extreme::Extremes),
+    /// See [`State::Distinct`].
+    Distinct(distinct::Distinct),
+    /// See [`State::Ordered`].
+    Ordered(ordered::Ordered),
+    /// See [`State::Earliest`].
+    Earliest(groups::Earliest),
+    /// See [`State::Changes`].
     Changes(changes::Changes),
 }
 
@@ -165,14 +227,11 @@ impl Accumulator {
     fn inner(&mut self) -> &mut dyn Accumulate {
         match self {
             Accumulator::Count(a) => a,
-            Accumulator::Sum(a) | Accumulator::Mean(a) => a,
-            Accumulator::Min(a) | Accumulator::Max(a) => a,
-            Accumulator::DistinctCount(a)
-            | Accumulator::DistinctList(a)
-            | Accumulator::MostFrequent(a) => a,
-            Accumulator::First(a) | Accumulator::Latest(a) => a,
-            Accumulator::GroupsAtLeast(a) => a,
-            Accumulator::MeanOfEarliest(a) => a,
+            Accumulator::Sum(a) => a,
+            Accumulator::Extremes(a) => a,
+            Accumulator::Distinct(a) => a,
+            Accumulator::Ordered(a) => a,
+            Accumulator::Earliest(a) => a,
             Accumulator::Changes(a) => a,
         }
     }
@@ -187,22 +246,10 @@ impl Accumulator {
         self.inner().remove(order, value, group)
     }
 
-    /// The current value.
-    pub fn value(&self) -> Option<Value> {
-        match self {
-            Accumulator::Count(a) => a.value(),
-            Accumulator::Sum(a) => a.value(),
-            Accumulator::Mean(a) => a.mean(),
-            Accumulator::Min(a) => a.min(),
-            Accumulator::Max(a) => a.max(),
-            Accumulator::DistinctCount(a) => a.value(),
-            Accumulator::DistinctList(a) => a.list(),
-            Accumulator::MostFrequent(a) => a.most_frequent(),
-            Accumulator::First(a) => a.value(),
-            Accumulator::Latest(a) => a.value(),
-            Accumulator::GroupsAtLeast(a) => a.value(),
-            Accumulator::MeanOfEarliest(a) => a.value(),
-            Accumulator::Changes(a) => a.value(),
+    /// Makes a distinct count also count the values with at least `n` records.
+    pub fn watch(&mut self, n: u64) {
+        if let Accumulator::Distinct(a) = self {
+            a.watch(n);
         }
     }
 }
@@ -342,27 +389,41 @@ mod tests {
         };
         for (aggregation, removals) in aggregations.iter().flat_map(|a| [(a, true), (a, false)]) {
             let mut acc = aggregation
-                .accumulator(true, removals)
-                .expect("an accumulator");
+                .state(true)
+                .expect("a state")
+                .accumulator(removals);
+            if let Aggregation::GroupsAtLeast(n) = aggregation {
+                acc.watch(*n);
+            }
             let mut inside = Inside::new();
             for step in 0..3_000 {
                 let order = (next(40), u128::from(next(3) as u8));
                 if inside.contains_key(&order) && !removals {
                     continue;
                 }
+                // A state of groups counts the group property.
+                let feed = |value: &Option<Item>, group: &Option<Item>| {
+                    if aggregation.counts_groups() {
+                        (group.clone(), None)
+                    } else {
+                        (value.clone(), group.clone())
+                    }
+                };
                 if let Some((value, group)) = inside.remove(&order) {
-                    acc.remove(order, value.as_ref(), group.as_ref());
+                    let (v, g) = feed(&value, &group);
+                    acc.remove(order, v.as_ref(), g.as_ref());
                 } else {
                     let value = match next(4) {
                         0 => None,
                         n => Some(Input::Number(Quantity::price(Price(n as i64 * 250_000)))),
                     };
                     let group = Some(Input::Text(Shared::from(format!("g{}", next(4)).as_str())));
-                    acc.insert(order, value.as_ref(), group.as_ref());
+                    let (v, g) = feed(&value, &group);
+                    acc.insert(order, v.as_ref(), g.as_ref());
                     inside.insert(order, (value, group));
                 }
                 assert_eq!(
-                    acc.value(),
+                    aggregation.read(&acc),
                     scratch(aggregation, &inside),
                     "{aggregation:?} (removals {removals}) after step {step}"
                 );
