@@ -28,23 +28,48 @@ const SHIPPED_EXAMPLES: [&str; 2] = ["checkout", "promotion"];
 /// Written into `dir`, it returns its path.
 fn write_catalogue(dir: &Path) -> PathBuf {
     let mut text = std::fs::read_to_string(CATALOGUE).expect("the catalogue");
-    for section in jobs::catalogue::DEFAULT_CATALOGUE
-        .split("\n[lanes.")
-        .skip(1)
-    {
-        if SHIPPED_EXAMPLES
-            .iter()
-            .any(|name| section.starts_with(&format!("{name}]")))
-        {
-            assert!(section.contains("enabled = false"), "{section}");
-            text.push_str("\n[lanes.");
-            text.push_str(&section.replacen("enabled = false", "enabled = true", 1));
-        }
-    }
+    text.push_str(&shipped_examples());
     let path = dir.join("features.toml");
     std::fs::write(&path, text).expect("write the catalogue");
     path
 }
+
+/// The shipped catalogue with its example lanes switched on. Written into `dir`, it returns its
+/// path.
+fn write_shipped(dir: &Path) -> PathBuf {
+    let mut sections = jobs::catalogue::DEFAULT_CATALOGUE.split("\n[lanes.");
+    let mut text = sections.next().unwrap_or_default().to_string();
+    for section in sections.filter(|s| !is_example(s)) {
+        text.push_str("\n[lanes.");
+        text.push_str(section);
+    }
+    text.push_str(&shipped_examples());
+    let path = dir.join("shipped.toml");
+    std::fs::write(&path, text).expect("write the catalogue");
+    path
+}
+
+/// Whether a section of the shipped catalogue is one of its example lanes.
+fn is_example(section: &&str) -> bool {
+    SHIPPED_EXAMPLES
+        .iter()
+        .any(|name| section.starts_with(&format!("{name}]")))
+}
+
+/// The shipped example lanes' sections, switched on.
+fn shipped_examples() -> String {
+    let mut text = String::new();
+    let sections = jobs::catalogue::DEFAULT_CATALOGUE
+        .split("\n[lanes.")
+        .skip(1);
+    for section in sections.filter(is_example) {
+        assert!(section.contains("enabled = false"), "{section}");
+        text.push_str("\n[lanes.");
+        text.push_str(&section.replacen("enabled = false", "enabled = true", 1));
+    }
+    text
+}
+
 /// Millionths: every number is held in them, so sums stay exact.
 const SCALE: i128 = 1_000_000;
 
@@ -379,11 +404,11 @@ fn settings() -> Settings {
     }
 }
 
-fn run(dir: &Path, input: &Path, name: &str, extra: &[&str]) -> PathBuf {
+fn run(dir: &Path, catalogue: &Path, input: &Path, name: &str, extra: &[&str]) -> PathBuf {
     let output = dir.join(format!("{name}.jsonl"));
     let status = Command::new(BIN)
         .args(["run", "--features"])
-        .arg(write_catalogue(dir))
+        .arg(catalogue)
         .arg("--input")
         .arg(input)
         .arg("--output")
@@ -414,6 +439,16 @@ fn parse(records: &[live_shopper::generate::Record]) -> Vec<ShopperEvent> {
 /// session gap) and timestamps on a 5 s grain, read one record at a time by one worker.
 #[test]
 fn every_aggregation_matches_its_evaluation_at_every_emission() {
+    matches_at_every_emission(write_catalogue);
+}
+
+/// The shipped catalogue (its example lanes switched on), evaluated the same way.
+#[test]
+fn the_shipped_catalogue_matches_its_evaluation_at_every_emission() {
+    matches_at_every_emission(write_shipped);
+}
+
+fn matches_at_every_emission(write: fn(&Path) -> PathBuf) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut options = support::shop_options(12_000, 120, 0.0);
     options.promotions = 0.3;
@@ -425,9 +460,16 @@ fn every_aggregation_matches_its_evaluation_at_every_emission() {
     let records = support::shop(options);
     let input = dir.path().join("shop.tsv");
     support::write_records(&records, &input);
-    let output = run(dir.path(), &input, "w1", &["--set", "source.batch_size=1"]);
+    let catalogue = write(dir.path());
+    let output = run(
+        dir.path(),
+        &catalogue,
+        &input,
+        "w1",
+        &["--set", "source.batch_size=1"],
+    );
 
-    let text = std::fs::read_to_string(write_catalogue(dir.path())).expect("the catalogue");
+    let text = std::fs::read_to_string(&catalogue).expect("the catalogue");
     let catalogue = Catalogue::parse(&text).expect("a valid catalogue");
     for name in SHIPPED_EXAMPLES {
         assert!(catalogue.lane(name).is_some_and(|l| l.enabled), "{name}");
@@ -484,11 +526,13 @@ fn every_aggregation_is_the_same_on_any_number_of_workers_and_processes() {
     let input = dir.path().join("shop.tsv");
     support::write_records(&records, &input);
     let read = |p: PathBuf| std::fs::read(p).expect("an output");
-    let one = read(run(dir.path(), &input, "w1", &["-w", "1"]));
+    let catalogue = write_catalogue(dir.path());
+    let one = read(run(dir.path(), &catalogue, &input, "w1", &["-w", "1"]));
     assert!(!one.is_empty());
     for workers in ["2", "4"] {
         let other = read(run(
             dir.path(),
+            &catalogue,
             &input,
             &format!("w{workers}"),
             &["-w", workers],
@@ -506,7 +550,7 @@ fn every_aggregation_is_the_same_on_any_number_of_workers_and_processes() {
     let spawn = |process: &str| {
         Command::new(BIN)
             .args(["run", "--features"])
-            .arg(dir.path().join("features.toml"))
+            .arg(&catalogue)
             .arg("--input")
             .arg(&input)
             .arg("--output")
