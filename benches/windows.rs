@@ -63,6 +63,7 @@ fn event(kind: EventKind) -> ShopperEvent {
         checkout_step: None,
         promotion: None,
         is_search: false,
+        page_url: None,
         platform: None,
         campaign: None,
         device_class: None,
@@ -88,7 +89,10 @@ fn product_views(lane: &Lane) -> Vec<Keyed<Record>> {
             let mut view = event(EventKind::ProductView);
             view.products.push(Product {
                 id: format!("P{product:05}"),
+                name: None,
                 category: None,
+                brand: None,
+                variant: None,
                 price: Some(Price(((product % 97) as i64 + 1) * 1_990_000)),
             });
             let key = format!("user-{}", rng.next() % USERS);

@@ -109,8 +109,14 @@ impl EventKind {
 pub struct Product {
     /// Product id (`id`).
     pub id: String,
+    /// Product name (`name`), if given.
+    pub name: Option<String>,
     /// Product category (`category`), if given.
     pub category: Option<String>,
+    /// Product brand (`brand`), if given.
+    pub brand: Option<String>,
+    /// Product variant (`variant`), if given.
+    pub variant: Option<String>,
     /// Product price (`price`), if given.
     pub price: Option<Price>,
 }
@@ -152,6 +158,8 @@ pub struct ShopperEvent {
     pub promotion: Option<Promotion>,
     /// Whether the page URL carries a search (path `/search`, or a `q`, `query` or `search` parameter).
     pub is_search: bool,
+    /// The page URL (`page_url`), if non-empty.
+    pub page_url: Option<String>,
     /// `platform` (`web`, `mob`, ...).
     pub platform: Option<String>,
     /// `mkt_campaign`.

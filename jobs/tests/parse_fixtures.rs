@@ -40,8 +40,20 @@ fn price(units: i64) -> Option<Price> {
 fn product(id: &str, category: Option<&str>, price: Option<Price>) -> Product {
     Product {
         id: id.to_owned(),
+        name: None,
         category: category.map(str::to_owned),
+        brand: None,
+        variant: None,
         price,
+    }
+}
+
+/// `product` with the `name` and `brand` its entity gives.
+fn named(product: Product, name: &str, brand: Option<&str>) -> Product {
+    Product {
+        name: s(name),
+        brand: brand.map(str::to_owned),
+        ..product
     }
 }
 
@@ -60,6 +72,7 @@ fn expected_samples() -> Vec<ShopperEvent> {
         checkout_step: None,
         promotion: None,
         is_search: false,
+        page_url: s("http://localhost:3000/"),
         platform: s("web"),
         campaign: None,
         device_class: s("Desktop"), // Firefox on a Mac, no YAUAA entity
@@ -71,8 +84,16 @@ fn expected_samples() -> Vec<ShopperEvent> {
         event_id: id("694a1d25-b2ba-4fef-ac66-f65d835297dd"),
         kind: EventKind::Transaction,
         products: vec![
-            product("P125", Some("Mens/Apparel"), price(200)),
-            product("P175", Some("Mens/Apparel"), price(150)),
+            named(
+                product("P125", Some("Mens/Apparel"), price(200)),
+                "Baseball T",
+                Some("Snowplow"),
+            ),
+            named(
+                product("P175", Some("Mens/Apparel"), price(150)),
+                "Shorts",
+                Some("Snowplow"),
+            ),
         ],
         revenue: price(230),
         ..page_view.clone()
@@ -85,6 +106,7 @@ fn expected_samples() -> Vec<ShopperEvent> {
         // domain_sessionid.
         session: None,
         kind: EventKind::Other("unstruct".into()), // legacy add_to_cart schema, not ecommerce
+        page_url: None,
         platform: s("pc"),
         device_class: s("Unknown"), // from the YAUAA entity in the 1-0-1 derived_contexts
         ..page_view.clone()
@@ -107,6 +129,7 @@ fn expected_variants() -> Vec<ShopperEvent> {
         checkout_step: None,
         promotion: None,
         is_search: false,
+        page_url: s("http://localhost:3000/"),
         platform: s("web"),
         campaign: None,
         device_class: s("Desktop"),
@@ -120,8 +143,13 @@ fn expected_variants() -> Vec<ShopperEvent> {
             user: "shopper@example.com".into(),
             session: s("c1c1c1c1-0000-4000-8000-000000000001"),
             kind: EventKind::ProductView,
-            products: vec![product("5", Some("Kid shoes"), Some(Price(42_990_000)))],
+            products: vec![named(
+                product("5", Some("Kid shoes"), Some(Price(42_990_000))),
+                "SP Flex Runner 2",
+                None,
+            )],
             is_search: true,
+            page_url: s("http://localhost:3000/products?q=run&page=2"),
             campaign: s("spring_sale"),
             device_class: s("Phone"),
             country: s("NL"),
@@ -166,6 +194,7 @@ fn expected_variants() -> Vec<ShopperEvent> {
             kind: EventKind::RemoveFromCart,
             products: vec![product("P125", Some("Mens/Apparel"), price(200))],
             is_search: true,
+            page_url: s("https://shop.example/search"),
             device_class: s("Tablet"),
             ..base.clone()
         },
@@ -283,7 +312,15 @@ fn flink_product_view_example() {
     );
     assert_eq!(
         e.products,
-        vec![product("5", Some("Kid shoes"), Some(Price(42_990_000)))]
+        vec![named(
+            product("5", Some("Kid shoes"), Some(Price(42_990_000))),
+            "SP Flex Runner 2",
+            None
+        )]
+    );
+    assert_eq!(
+        e.page_url.as_deref(),
+        Some("http://localhost:3000/product/5")
     );
     assert_eq!(e.device_class.as_deref(), Some("Desktop"));
     assert_eq!(e.campaign, None);

@@ -19,8 +19,14 @@ pub enum Property {
     Session,
     /// `id` of the event's first product entity.
     ProductId,
+    /// `name` of the first product entity.
+    ProductName,
     /// `category` of the first product entity.
     ProductCategory,
+    /// `brand` of the first product entity.
+    ProductBrand,
+    /// `variant` of the first product entity.
+    ProductVariant,
     /// `price` of the first product entity.
     ProductPrice,
     /// The ecommerce action's `name` (the list name of list views and clicks).
@@ -37,6 +43,8 @@ pub enum Property {
     PromotionName,
     /// Whether the page URL is a search (path `/search`, or a `q`, `query` or `search` parameter).
     IsSearch,
+    /// The page URL (`page_url`).
+    PageUrl,
     /// `mkt_campaign`.
     Campaign,
     /// The device class (YAUAA `deviceClass`, else from the user agent).
@@ -52,13 +60,16 @@ pub enum Property {
 }
 
 /// Every property with its name in catalogue files, in the order messages list them.
-pub const PROPERTIES: [(&str, Property); 20] = [
+pub const PROPERTIES: [(&str, Property); 24] = [
     ("event", Property::Event),
     ("time", Property::Time),
     ("user", Property::User),
     ("session", Property::Session),
     ("product.id", Property::ProductId),
+    ("product.name", Property::ProductName),
     ("product.category", Property::ProductCategory),
+    ("product.brand", Property::ProductBrand),
+    ("product.variant", Property::ProductVariant),
     ("product.price", Property::ProductPrice),
     ("list_name", Property::ListName),
     ("cart.total_value", Property::CartTotal),
@@ -67,6 +78,7 @@ pub const PROPERTIES: [(&str, Property); 20] = [
     ("promotion.id", Property::PromotionId),
     ("promotion.name", Property::PromotionName),
     ("page.is_search", Property::IsSearch),
+    ("page.url", Property::PageUrl),
     ("mkt_campaign", Property::Campaign),
     ("device_class", Property::DeviceClass),
     ("platform", Property::Platform),
@@ -133,7 +145,10 @@ impl Property {
             Property::User => Some(Input::Text(Cow::Borrowed(&event.user))),
             Property::Session => text(&event.session),
             Property::ProductId => product.map(|p| Input::Text(Cow::Borrowed(p.id.as_str()))),
+            Property::ProductName => product.and_then(|p| text(&p.name)),
             Property::ProductCategory => product.and_then(|p| text(&p.category)),
+            Property::ProductBrand => product.and_then(|p| text(&p.brand)),
+            Property::ProductVariant => product.and_then(|p| text(&p.variant)),
             Property::ProductPrice => price(product.and_then(|p| p.price)),
             Property::ListName => text(&event.list_name),
             Property::CartTotal => price(event.cart_total),
@@ -147,6 +162,7 @@ impl Property {
                 .map(|p| Input::Text(Cow::Borrowed(p.id.as_str()))),
             Property::PromotionName => event.promotion.as_ref().and_then(|p| text(&p.name)),
             Property::IsSearch => Some(Input::Bool(event.is_search)),
+            Property::PageUrl => text(&event.page_url),
             Property::Campaign => text(&event.campaign),
             Property::DeviceClass => text(&event.device_class),
             Property::Platform => text(&event.platform),
@@ -156,6 +172,85 @@ impl Property {
                 let region = event.region.as_deref().unwrap_or("");
                 Input::Text(Cow::Owned(format!("{country}/{region}")))
             }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventKind, Product};
+
+    fn event() -> ShopperEvent {
+        let product = |id: &str, name: &str| Product {
+            id: id.to_owned(),
+            name: Some(name.to_owned()),
+            category: None,
+            brand: Some(format!("brand of {id}")),
+            variant: Some(format!("variant of {id}")),
+            price: None,
+        };
+        ShopperEvent {
+            time: 1,
+            event_id: 2,
+            user: "u".to_owned(),
+            session: None,
+            kind: EventKind::ProductView,
+            // Only the first product entity counts.
+            products: vec![product("P1", "Runner"), product("P2", "Walker")],
+            list_name: None,
+            cart_total: None,
+            revenue: None,
+            checkout_step: None,
+            promotion: None,
+            is_search: false,
+            page_url: Some("https://shop.example/product/P1".to_owned()),
+            platform: None,
+            campaign: None,
+            device_class: None,
+            country: None,
+            region: None,
+        }
+    }
+
+    #[test]
+    fn product_fields_and_page_url() {
+        let e = event();
+        for (name, value) in [
+            ("product.name", "Runner"),
+            ("product.brand", "brand of P1"),
+            ("product.variant", "variant of P1"),
+            ("page.url", "https://shop.example/product/P1"),
+        ] {
+            let property = Property::named(name).expect(name);
+            assert_eq!(property.name(), name);
+            assert!(property.is_text(), "{name}");
+            assert!(
+                matches!(property.peek(&e), Some(Input::Text(Cow::Borrowed(t))) if t == value),
+                "{name}"
+            );
+            assert_eq!(
+                property.of(&e),
+                Some(Input::Text(value.to_owned())),
+                "{name}"
+            );
+        }
+        let bare = ShopperEvent {
+            products: vec![],
+            page_url: None,
+            ..e
+        };
+        for name in [
+            "product.name",
+            "product.brand",
+            "product.variant",
+            "page.url",
+        ] {
+            assert_eq!(
+                Property::named(name).and_then(|p| p.of(&bare)),
+                None,
+                "{name}"
+            );
         }
     }
 }

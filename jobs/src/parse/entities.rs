@@ -217,7 +217,13 @@ pub(crate) struct ProductData<'a> {
     #[serde(borrow, default)]
     pub(crate) id: Raw<'a>,
     #[serde(borrow, default)]
+    pub(crate) name: Raw<'a>,
+    #[serde(borrow, default)]
     pub(crate) category: Raw<'a>,
+    #[serde(borrow, default)]
+    pub(crate) brand: Raw<'a>,
+    #[serde(borrow, default)]
+    pub(crate) variant: Raw<'a>,
     #[serde(borrow, default)]
     pub(crate) price: Raw<'a>,
 }
@@ -231,7 +237,10 @@ impl ProductData<'_> {
         };
         Ok(Some(Product {
             id,
+            name: owned(self.name, "product.name")?,
             category: owned(self.category, "product.category")?,
+            brand: owned(self.brand, "product.brand")?,
+            variant: owned(self.variant, "product.variant")?,
             price: price(self.price, "product.price")?,
         }))
     }

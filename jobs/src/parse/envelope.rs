@@ -40,7 +40,10 @@ fn body<'a>(entity: Entity, sc: &mut Scanner<'a>) -> scan::Result<Body<'a>> {
     }
     Ok(match entity {
         Entity::Product => {
-            read!(Product, ProductData { "id" => id, "category" => category, "price" => price })
+            read!(Product, ProductData {
+                "id" => id, "name" => name, "category" => category, "brand" => brand,
+                "variant" => variant, "price" => price
+            })
         }
         Entity::Cart => read!(Cart, CartData { "total_value" => total_value }),
         Entity::Transaction => read!(Transaction, TransactionData { "revenue" => revenue }),

@@ -2,6 +2,8 @@
 //! `timestamp`, `payload`, `enrich`, `session`), so that users of the Flink job can switch
 //! without touching their pipeline. It carries no geo fields and no YAUAA entity.
 
+use std::borrow::Cow;
+
 use serde::de::MapAccess;
 use serde::Deserialize;
 
@@ -220,7 +222,8 @@ impl<'de> FlinkJson<'de> {
             revenue: entities.revenue,
             checkout_step: entities.checkout_step,
             promotion: entities.promotion,
-            is_search: page_url.is_some_and(|u| is_search(&u)),
+            is_search: page_url.as_deref().is_some_and(is_search),
+            page_url: page_url.map(Cow::into_owned),
             platform: owned(enrich.platform, "enrich.platform")?,
             campaign: match enrich.marketing {
                 Some(m) => owned(m.mkt_campaign, "enrich.marketing.mkt_campaign")?,
@@ -247,6 +250,49 @@ mod tests {
             r#"{{"id":"e9081481-82fb-4e7f-9771-82ce58dc22a3","type":"promo_click","timestamp":"2025-04-04T14:33:39.968Z","payload":{{{payload}}},"enrich":{{"user":{{"domain_userid":"d1"}},"marketing":null,"platform":"web"}},"session":{{"sessionId":"s1"}}}}"#
         );
         parse_event(json.as_bytes(), &Limits::default())
+    }
+
+    /// A `product_view` whose payload holds `payload` (the text inside its braces).
+    fn product_view(payload: &str) -> Result<crate::event::ShopperEvent, ParseError> {
+        let json = format!(
+            r#"{{"id":"e9081481-82fb-4e7f-9771-82ce58dc22a3","type":"product_view","timestamp":"2025-04-04T14:33:39.968Z","payload":{{{payload}}},"enrich":{{"user":{{"domain_userid":"d1"}},"client":{{"page":{{"page_url":"http://shop.example/product/5"}}}}}}}}"#
+        );
+        parse_event(json.as_bytes(), &Limits::default())
+    }
+
+    #[test]
+    fn product_fields_and_page_url() {
+        let event = product_view(
+            r#""product":{"id":"5","name":"SP Flex Runner 2","brand":"SP","variant":"blue"},"page_url":"http://shop.example/search?q=run""#,
+        )
+        .unwrap();
+        let product = &event.products[0];
+        assert_eq!(product.name.as_deref(), Some("SP Flex Runner 2"));
+        assert_eq!(product.brand.as_deref(), Some("SP"));
+        assert_eq!(product.variant.as_deref(), Some("blue"));
+        assert_eq!(
+            event.page_url.as_deref(),
+            Some("http://shop.example/search?q=run")
+        );
+        assert!(event.is_search);
+        // Without payload.page_url, the page of enrich.client is the page URL.
+        let event = product_view(r#""products":[{"id":"5"},{"id":"6","name":"B"}]"#).unwrap();
+        assert_eq!(event.products[1].name.as_deref(), Some("B"));
+        assert_eq!(
+            event.page_url.as_deref(),
+            Some("http://shop.example/product/5")
+        );
+        for (payload, field) in [
+            (r#""product":{"id":"5","name":2}"#, "product.name"),
+            (r#""products":[{"id":"5","brand":{}}]"#, "product.brand"),
+            (r#""product":{"id":"5","variant":false}"#, "product.variant"),
+        ] {
+            assert_eq!(
+                product_view(payload).map(|e| e.products),
+                Err(ParseError::new(field, Reason::NotAString)),
+                "{payload}"
+            );
+        }
     }
 
     fn promotion_of(promotion: Option<&str>) -> Result<Option<Promotion>, ParseError> {

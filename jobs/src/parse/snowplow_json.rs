@@ -4,6 +4,8 @@
 //! `contexts_<vendor>_<name>_<model>`, the self-describing event's body under
 //! `unstruct_event_<vendor>_<name>_<model>`. Only model 1 keys are read, as for the TSV.
 
+use std::borrow::Cow;
+
 use serde::de::MapAccess;
 use serde::Deserialize;
 
@@ -206,6 +208,7 @@ impl<'de> SnowplowJson<'de> {
             }
         };
 
+        let page_url = text(self.page_url, "page_url")?;
         Ok(ShopperEvent {
             time,
             event_id,
@@ -218,7 +221,8 @@ impl<'de> SnowplowJson<'de> {
             revenue: entities.revenue,
             checkout_step: entities.checkout_step,
             promotion: entities.promotion,
-            is_search: text(self.page_url, "page_url")?.is_some_and(|u| is_search(&u)),
+            is_search: page_url.as_deref().is_some_and(is_search),
+            page_url: page_url.map(Cow::into_owned),
             platform: owned(self.platform, "platform")?,
             campaign: owned(self.mkt_campaign, "mkt_campaign")?,
             device_class,
@@ -232,6 +236,48 @@ impl<'de> SnowplowJson<'de> {
 mod tests {
     use crate::event::{EventKind, Promotion};
     use crate::parse::{parse_event, Limits, ParseError, Reason};
+
+    /// A `product_view` with `products` (JSON array text) under the product key and `page_url`.
+    fn product_view(
+        products: &str,
+        page_url: &str,
+    ) -> Result<crate::event::ShopperEvent, ParseError> {
+        let json = format!(
+            r#"{{"event_id":"2a2e92cb-d65b-4978-bf65-498850bd8c08","event":"unstruct","collector_tstamp":"2024-08-14T15:27:51.686Z","domain_userid":"d1","page_url":"{page_url}","contexts_com_snowplowanalytics_snowplow_ecommerce_product_1":{products},"unstruct_event_com_snowplowanalytics_snowplow_ecommerce_snowplow_ecommerce_action_1":{{"type":"product_view"}}}}"#
+        );
+        parse_event(json.as_bytes(), &Limits::default())
+    }
+
+    #[test]
+    fn product_fields_and_page_url() {
+        let event = product_view(
+            r#"[{"id":"P1","name":"Flex Runner","category":"Shoes","brand":"SP","variant":"red/42"}]"#,
+            "https://shop.example/search?q=run",
+        )
+        .unwrap();
+        assert_eq!(event.kind, EventKind::ProductView);
+        let product = &event.products[0];
+        assert_eq!(product.name.as_deref(), Some("Flex Runner"));
+        assert_eq!(product.brand.as_deref(), Some("SP"));
+        assert_eq!(product.variant.as_deref(), Some("red/42"));
+        assert_eq!(
+            event.page_url.as_deref(),
+            Some("https://shop.example/search?q=run")
+        );
+        assert!(event.is_search);
+        assert_eq!(product_view(r#"[{"id":"P1"}]"#, "").unwrap().page_url, None);
+        for (body, field) in [
+            (r#"[{"id":"P1","name":1}]"#, "product.name"),
+            (r#"[{"id":"P1","brand":[]}]"#, "product.brand"),
+            (r#"[{"id":"P1","variant":true}]"#, "product.variant"),
+        ] {
+            assert_eq!(
+                product_view(body, "").map(|e| e.products),
+                Err(ParseError::new(field, Reason::NotAString)),
+                "{body}"
+            );
+        }
+    }
 
     /// A `promo_view` with `promotions` (JSON array text) under the promotion key, if given.
     fn promo_view(promotions: Option<&str>) -> Result<crate::event::ShopperEvent, ParseError> {

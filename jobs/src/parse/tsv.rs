@@ -347,6 +347,7 @@ pub(crate) fn parse(line: &[u8], latest: Millis) -> Result<ShopperEvent, ParseEr
             .map(|ua| classify_user_agent(ua).to_owned()),
     };
 
+    let page_url = f.get(PAGE_URL)?;
     Ok(ShopperEvent {
         time,
         event_id,
@@ -359,7 +360,8 @@ pub(crate) fn parse(line: &[u8], latest: Millis) -> Result<ShopperEvent, ParseEr
         revenue: entities.revenue,
         checkout_step: entities.checkout_step,
         promotion: entities.promotion,
-        is_search: f.get(PAGE_URL)?.is_some_and(is_search),
+        is_search: page_url.is_some_and(is_search),
+        page_url: page_url.map(str::to_owned),
         platform: f.owned(PLATFORM)?,
         campaign: f.owned(MKT_CAMPAIGN)?,
         device_class,
@@ -443,6 +445,60 @@ mod tests {
             promotion_of(&[r#"{"id":"promo-1"}"#, r#"{"id":"promo-2","name":5}"#]),
             Err(ParseError::new("promotion.name", Reason::NotAString))
         );
+    }
+
+    /// A `product_view` line on `page_url` whose `contexts` holds this product entity body.
+    fn product_view(product: &str, page_url: &str) -> Result<ShopperEvent, ParseError> {
+        let mut fields = vec![""; FIELD_COUNT];
+        fields[EVENT] = "unstruct";
+        fields[EVENT_ID] = "2a2e92cb-d65b-4978-bf65-498850bd8c08";
+        fields[COLLECTOR_TSTAMP] = "2024-08-14 15:27:51.686";
+        fields[DOMAIN_USERID] = "d1";
+        fields[PAGE_URL] = page_url;
+        let action = r#"{"schema":"iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0","data":{"schema":"iglu:com.snowplowanalytics.snowplow.ecommerce/snowplow_ecommerce_action/jsonschema/1-0-2","data":{"type":"product_view"}}}"#;
+        fields[UNSTRUCT_EVENT] = action;
+        let contexts = format!(
+            r#"{{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[{{"schema":"iglu:com.snowplowanalytics.snowplow.ecommerce/product/jsonschema/1-0-0","data":{product}}}]}}"#
+        );
+        fields[CONTEXTS] = &contexts;
+        parse(fields.join("\t").as_bytes(), MAX_EVENT_TIME)
+    }
+
+    #[test]
+    fn product_fields_and_page_url() {
+        let event = product_view(
+            r#"{"id":"P1","name":"Flex Runner","category":"Shoes","brand":"SP","variant":"red/42","price":9.5}"#,
+            "https://shop.example/product/P1?q=x",
+        )
+        .unwrap();
+        let product = &event.products[0];
+        assert_eq!(product.name.as_deref(), Some("Flex Runner"));
+        assert_eq!(product.brand.as_deref(), Some("SP"));
+        assert_eq!(product.variant.as_deref(), Some("red/42"));
+        assert_eq!(
+            event.page_url.as_deref(),
+            Some("https://shop.example/product/P1?q=x")
+        );
+        assert!(event.is_search);
+        let bare = product_view(r#"{"id":"P1","name":"","brand":null}"#, "").unwrap();
+        assert_eq!(
+            (bare.products[0].name.as_deref(), bare.page_url),
+            (None, None)
+        );
+        for field in ["name", "brand", "variant"] {
+            assert_eq!(
+                product_view(&format!(r#"{{"id":"P1","{field}":7}}"#), "").map(|e| e.products),
+                Err(ParseError::new(
+                    match field {
+                        "name" => "product.name",
+                        "brand" => "product.brand",
+                        _ => "product.variant",
+                    },
+                    Reason::NotAString
+                )),
+                "{field}"
+            );
+        }
     }
 
     #[test]
