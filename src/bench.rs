@@ -32,6 +32,8 @@ pub struct BenchOptions {
     pub sets: Vec<String>,
     /// When set, also measure checkpoints, with this many rounds of the throughput comparison.
     pub checkpoint_rounds: Option<usize>,
+    /// When set, measure this recorded file (one record per line) instead of the shop.
+    pub input: Option<std::path::PathBuf>,
 }
 
 /// One measured figure.
@@ -130,6 +132,37 @@ fn timed(
     })
 }
 
+/// The records of a recorded file, one per line (a line's `\r` is the parser's to strip).
+fn read_input(path: &Path) -> Result<Records, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("--input {}: {e}", path.display()))?;
+    let mut records = Records::default();
+    for line in bytes.split(|&b| b == b'\n').filter(|line| !line.is_empty()) {
+        records.push(line);
+    }
+    if records.len() == 0 {
+        return Err(format!(
+            "--input {}: the file has no records",
+            path.display()
+        ));
+    }
+    Ok(records)
+}
+
+/// The generated shop's records, and its first and last event time.
+fn generate(options: &BenchOptions) -> Result<(Records, u64, u64), String> {
+    let mut shop = Shop::new(options.shop.clone())?;
+    let mut records = Records::default();
+    let (mut key, mut buffer) = (String::new(), Vec::new());
+    let (mut first, mut last) = (u64::MAX, 0);
+    while let Some(time) = shop.next_into(&mut key, &mut buffer) {
+        first = first.min(time);
+        last = last.max(time);
+        records.push(&buffer);
+        buffer.clear();
+    }
+    Ok((records, first, last))
+}
+
 fn timed_run(
     config: Config,
     threads: usize,
@@ -161,17 +194,20 @@ fn freshness(figure: &mut impl FnMut(&str, f64, &str), metrics: &Metrics, rate: 
 
 /// Runs the benchmark and returns its figures.
 pub fn bench(options: &BenchOptions) -> Result<Vec<Figure>, String> {
-    let mut shop = Shop::new(options.shop.clone())?;
-    let mut records = Records::default();
-    let (mut key, mut buffer) = (String::new(), Vec::new());
-    let mut first = u64::MAX;
-    let mut last = 0;
-    while let Some(time) = shop.next_into(&mut key, &mut buffer) {
-        first = first.min(time);
-        last = last.max(time);
-        records.push(&buffer);
-        buffer.clear();
+    if options.input.is_some() && options.brokers.is_some() {
+        return Err(
+            "--input and --brokers: the Kafka run produces the generated shop; measure a \
+             recorded file without --brokers"
+                .into(),
+        );
     }
+    let (records, span) = match &options.input {
+        Some(path) => (read_input(path)?, None),
+        None => {
+            let (records, first, last) = generate(options)?;
+            (records, Some(last.saturating_sub(first)))
+        }
+    };
     let records = Arc::new(records);
     let events = records.len() as f64;
     let mut figures = Vec::new();
@@ -183,11 +219,9 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<Figure>, String> {
         })
     };
     figure("events", events, "events");
-    figure(
-        "event-time span",
-        (last.saturating_sub(first)) as f64 / 3_600_000.0,
-        "h",
-    );
+    if let Some(span) = span {
+        figure("event-time span", span as f64 / 3_600_000.0, "h");
+    }
     figure("workers", options.threads as f64, "threads");
 
     let mut sets = vec![
@@ -204,10 +238,24 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<Figure>, String> {
     let config = config::load(None, Vec::new(), &compute).map_err(|e| e.to_string())?;
     operators::gauge::reset_peak();
     let heap = crate::alloc::Counting::start();
-    let (seconds, metrics) = timed_run(config, options.threads, &records, None)?;
+    let run = timed(
+        config,
+        options.threads,
+        &records,
+        None,
+        RunOptions::default(),
+        Arc::new(Metrics::default()),
+    )?;
+    let (seconds, metrics) = (run.wall, run.metrics);
     let peak_heap = heap.finish();
     let peak_state = operators::gauge::peak() as f64;
     figure("compute-only throughput", events / seconds, "events/s");
+    // Process CPU time, all threads: the figure to compare with another job on the same input.
+    figure(
+        "compute-only events per CPU-second",
+        events / run.cpu,
+        "events/CPU-s",
+    );
     figure(
         "compute-only throughput per worker",
         events / seconds / options.threads as f64,
@@ -218,20 +266,25 @@ pub fn bench(options: &BenchOptions) -> Result<Vec<Figure>, String> {
         Metrics::get(&metrics.writes) as f64 / events,
         "writes/event",
     );
+    // A recorded file's shoppers are not counted: per-user figures are the generated shop's.
+    let users = options
+        .input
+        .is_none()
+        .then(|| options.shop.users.max(1) as f64);
     figure("peak window state", peak_state, "records held");
-    figure(
-        "peak window state per user",
-        peak_state / options.shop.users.max(1) as f64,
-        "records/user",
-    );
+    if let Some(users) = users {
+        figure(
+            "peak window state per user",
+            peak_state / users,
+            "records/user",
+        );
+    }
     if let Some(heap) = peak_heap {
         let heap = heap as f64;
         figure("peak heap of the job", heap / 1_048_576.0, "MiB");
-        figure(
-            "peak heap per user",
-            heap / options.shop.users.max(1) as f64,
-            "bytes/user",
-        );
+        if let Some(users) = users {
+            figure("peak heap per user", heap / users, "bytes/user");
+        }
         if peak_state > 0.0 {
             figure(
                 "peak heap per record held",

@@ -87,6 +87,10 @@ struct BenchArgs {
     /// With --checkpoints: rounds of the throughput comparison (medians are reported).
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// Measure a recorded file (one record per line: enriched TSV, Snowplow JSON or
+    /// flink-live-shopper JSON) instead of a generated shop.
+    #[arg(long, value_name = "FILE")]
+    input: Option<std::path::PathBuf>,
     /// Print the figures as JSON.
     #[arg(long)]
     json: bool,
@@ -451,6 +455,7 @@ fn bench_command(args: BenchArgs) -> Result<(), String> {
         brokers: args.brokers.clone(),
         sets: args.sets.clone(),
         checkpoint_rounds: args.checkpoints.then_some(args.rounds.max(1)),
+        input: args.input.clone(),
     };
     let figures = live_shopper::bench::bench(&options)?;
     if args.json {

@@ -1,5 +1,6 @@
-//! `live-shopper bench --checkpoints` on a small shop: its checkpoint figures come from a
-//! checkpoint the job really wrote and a run that really restored it.
+//! `live-shopper bench` on a small shop: its checkpoint figures (`--checkpoints`) come from a
+//! checkpoint the job really wrote and a run that really restored it; a recorded file
+//! (`--input`) is measured like a generated shop.
 
 use live_shopper::bench::{bench, BenchOptions, Figure};
 use live_shopper::generate::GenerateOptions;
@@ -34,6 +35,7 @@ fn the_largest_checkpoint_is_written_and_restored_by_two_workers() {
             format!("output.bad_rows_file={}", bad_rows.display()),
         ],
         checkpoint_rounds: Some(1),
+        input: None,
     };
     let figures = bench(&options).expect("the bench runs");
     let held = value(&figures, "largest checkpoint: records held");
@@ -62,4 +64,45 @@ fn the_largest_checkpoint_is_written_and_restored_by_two_workers() {
     ] {
         assert!(value(&figures, name) > 0.0, "{name}");
     }
+}
+
+#[test]
+fn a_recorded_file_is_measured_in_events_per_cpu_second() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let shop = GenerateOptions {
+        users: 100,
+        events: 5_000,
+        span_ms: 20 * 60_000,
+        ..GenerateOptions::default()
+    };
+    let mut generated = live_shopper::generate::Shop::new(shop.clone()).expect("a shop");
+    let (mut key, mut record, mut file) = (String::new(), Vec::new(), Vec::new());
+    while generated.next_into(&mut key, &mut record).is_some() {
+        file.extend_from_slice(&record);
+        file.push(b'\n');
+        record.clear();
+    }
+    let input = dir.path().join("shop.tsv");
+    std::fs::write(&input, file).expect("write the file");
+    let options = BenchOptions {
+        shop,
+        threads: 1,
+        redis_url: None,
+        brokers: None,
+        sets: vec![format!(
+            "output.bad_rows_file={}",
+            dir.path().join("bad-rows.jsonl").display()
+        )],
+        checkpoint_rounds: None,
+        input: Some(input),
+    };
+    let figures = bench(&options).expect("the bench runs");
+    assert_eq!(value(&figures, "events"), 5_000.0);
+    let per_cpu = value(&figures, "compute-only events per CPU-second");
+    assert!(per_cpu.is_finite() && per_cpu > 0.0, "{per_cpu}");
+    assert!(value(&figures, "feature writes per event") > 1.0);
+    assert!(
+        figures.iter().all(|f| !f.name.contains("per user")),
+        "a recorded file has no known number of users"
+    );
 }
