@@ -139,7 +139,7 @@ fn read_input(path: &Path) -> Result<Records, String> {
     for line in bytes.split(|&b| b == b'\n').filter(|line| !line.is_empty()) {
         records.push(line);
     }
-    if records.len() == 0 {
+    if records.is_empty() {
         return Err(format!(
             "--input {}: the file has no records",
             path.display()
