@@ -369,11 +369,15 @@ fn settled_run(
     }
     stall(&mut job);
     let mut last = (0, Instant::now());
+    // What the last look saw, so that a run that never settles says which condition held it.
+    let mut seen = String::new();
     loop {
         job.assert_running();
         assert!(
             Instant::now() < deadline,
-            "the run did not settle:\n{}",
+            "the run did not settle ({seen}; want {} committed and {} events):\n{}",
+            totals.0,
+            totals.1,
             job.stderr()
         );
         std::thread::sleep(Duration::from_millis(500));
@@ -382,6 +386,10 @@ fn settled_run(
             .sum();
         let size = redis.dbsize();
         let rolling = redis.state().keys().any(|key| key.starts_with("user:"));
+        seen = format!(
+            "committed {committed}, {size} keys, user keys left: {rolling}, events {:?}",
+            job.events()
+        );
         if committed < totals.0 || rolling || size == 0 || size != last.0 {
             last = (size, Instant::now());
         } else if last.1.elapsed() >= Duration::from_secs(3) && job.events() == Some(totals.1) {
