@@ -34,6 +34,11 @@ impl Distinct {
 
     /// Counts `value` in or out, keeping the watched thresholds.
     fn count(&mut self, value: &Item, up: bool) {
+        if self.reached.is_empty() {
+            // Nothing watched: one lookup, not two, on the per-record path.
+            count_in(&mut self.counts, value, up);
+            return;
+        }
         let before = self.counts.get(value).copied().unwrap_or(0);
         count_in(&mut self.counts, value, up);
         let after = if up {

@@ -69,11 +69,6 @@ impl<V> Sorted<V> {
         self.records.back().map(|(_, v)| v)
     }
 
-    /// How many records it holds.
-    pub fn len(&self) -> usize {
-        self.records.len()
-    }
-
     /// Whether it holds none.
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
