@@ -69,6 +69,7 @@ fn event(kind: EventKind) -> ShopperEvent {
         device_class: None,
         country: None,
         region: None,
+        fields: Vec::new(),
     }
 }
 

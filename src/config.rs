@@ -673,10 +673,10 @@ fn validate(table: &Table) -> Result<Config, ConfigError> {
         file: features.str("file")?.to_string(),
     };
     let catalogue = crate::catalogue::load(&feature_settings).map_err(ConfigError)?;
-    let job = JobSettings {
-        expiry_grace: output.duration_at_most("expiry_grace", true, 30 * DAY)?,
-        lanes: crate::catalogue::plan(&catalogue, &configured).map_err(ConfigError)?,
-    };
+    let job = JobSettings::new(
+        output.duration_at_most("expiry_grace", true, 30 * DAY)?,
+        crate::catalogue::plan(&catalogue, &configured).map_err(ConfigError)?,
+    );
 
     let output_settings = OutputSettings {
         sink: match output.choice("sink", &["redis", "file", "discard"])? {

@@ -317,12 +317,48 @@ fn mistakes_are_named_with_their_lane_feature_and_what_is_allowed() {
             ],
         ),
         (
+            feature(r#"{ name = "v", aggregation = "sum", property = "shopper.cost" }"#),
+            vec![
+                "feature `v`",
+                "unknown property `shopper.cost`",
+                "product.price",
+                "`<entity>.<field>`",
+                "checkout_step",
+            ],
+        ),
+        (
             feature(r#"{ name = "v", aggregation = "sum", property = "product.cost" }"#),
             vec![
                 "feature `v`",
-                "unknown property `product.cost`",
-                "product.price",
+                "`sum` needs numbers",
+                "`product.cost` is read as text",
+                r#"`[fields]` table: `"product.cost" = "number"`"#,
             ],
+        ),
+        (
+            feature(r#"{ name = "v", aggregation = "mean", property = "product.category" }"#),
+            vec!["feature `v`", "`product.category` is not a number"],
+        ),
+        (
+            format!(
+                "[fields]\n\"product.cost\" = \"money\"\n{}",
+                feature(r#"{ name = "n", aggregation = "count" }"#)
+            ),
+            vec!["`product.cost`", "type `money`", "text, number, bool"],
+        ),
+        (
+            format!(
+                "[fields]\n\"product.price\" = \"text\"\n{}",
+                feature(r#"{ name = "n", aggregation = "count" }"#)
+            ),
+            vec!["`product.price`", "a named property"],
+        ),
+        (
+            format!(
+                "[fields]\n\"basket.size\" = \"number\"\n{}",
+                feature(r#"{ name = "n", aggregation = "count" }"#)
+            ),
+            vec!["`basket.size`", "not `<entity>.<field>`", "product, cart"],
         ),
         (
             feature(r#"{ name = "r", aggregation = "ratio", of = ["a", "b"] }"#),

@@ -15,8 +15,11 @@ use std::process::Command;
 
 use jobs::catalogue::aggregation::derived::{Derived, Op};
 use jobs::catalogue::format;
-use jobs::catalogue::{Aggregation, Catalogue, Feature, Input, Lane, LaneKey, Test, Windowing};
+use jobs::catalogue::{
+    kept_fields, Aggregation, Catalogue, Feature, Input, Lane, LaneKey, Property, Test, Windowing,
+};
 use jobs::event::ShopperEvent;
+use jobs::fields::{EntityFields, FieldValue};
 use reference::{actual_changes, arrive, Changes, Settings, Values};
 
 const BIN: &str = env!("CARGO_BIN_EXE_live-shopper");
@@ -115,12 +118,21 @@ impl Out {
     }
 }
 
-/// The property called `name` of `e`, read here.
-fn property(name: &str, e: &ShopperEvent) -> Option<V> {
+/// The property `p` of `e`, read here: the named ones by their name, any other entity field
+/// from the fields the parser kept.
+fn property(p: Property, e: &ShopperEvent) -> Option<V> {
     let text = |s: &Option<String>| s.clone().map(V::Text);
     let money = |p: Option<jobs::event::Price>| p.map(|p| V::Num(p.0 as i128));
     let product = e.products.first();
-    match name {
+    if let Property::Field(field) = p {
+        let (_, value) = e.fields.iter().find(|(slot, _)| *slot == field.slot)?;
+        return Some(match value {
+            FieldValue::Text(t) => V::Text(t.clone()),
+            FieldValue::Number(n) => V::Num(n.0 as i128),
+            FieldValue::Bool(b) => V::Bool(*b),
+        });
+    }
+    match p.name() {
         "event" => Some(V::Text(e.kind.as_str().to_string())),
         "time" => Some(V::Num(e.time as i128 * SCALE)),
         "user" => Some(V::Text(e.user.clone())),
@@ -170,7 +182,7 @@ fn column(lane: &Lane, index: Option<usize>, e: &ShopperEvent) -> Option<V> {
         .sources
         .iter()
         .find(|(on, _)| on.as_ref().is_none_or(|on| *on == e.kind))?;
-    property(p.name(), e)
+    property(*p, e)
 }
 
 fn meets(criteria: &[jobs::catalogue::Criterion], e: &ShopperEvent) -> bool {
@@ -178,7 +190,7 @@ fn meets(criteria: &[jobs::catalogue::Criterion], e: &ShopperEvent) -> bool {
         if c.on.as_ref().is_some_and(|on| *on != e.kind) {
             return true;
         }
-        let value = property(c.property.name(), e);
+        let value = property(c.property, e);
         match &c.test {
             Test::IsSet(set) => value.is_some() == *set,
             Test::OneOf(values) => value.is_some_and(|v| values.iter().any(|c| constant(c) == v)),
@@ -193,7 +205,7 @@ fn takes(lane: &Lane, e: &ShopperEvent) -> bool {
             c.sources
                 .iter()
                 .find(|(on, _)| on.as_ref().is_none_or(|on| *on == e.kind))
-                .is_some_and(|(_, p)| property(p.name(), e).is_some())
+                .is_some_and(|(_, p)| property(*p, e).is_some())
         })
         && meets(&lane.criteria, e)
 }
@@ -430,12 +442,14 @@ fn run(dir: &Path, catalogue: &Path, input: &Path, name: &str, extra: &[&str]) -
     output
 }
 
-fn parse(records: &[live_shopper::generate::Record]) -> Vec<ShopperEvent> {
+/// The events of `records`, keeping `fields`; none of them is a bad row.
+fn parse(records: &[live_shopper::generate::Record], fields: &EntityFields) -> Vec<ShopperEvent> {
     let limits = jobs::parse::Limits::default();
     let (mut events, mut bad) = (Vec::new(), Vec::new());
     for record in records {
-        jobs::parse::parse_record(&record.bytes, &limits, &mut events, &mut bad);
+        jobs::parse::parse_record_keeping(&record.bytes, &limits, fields, &mut events, &mut bad);
     }
+    assert!(bad.is_empty(), "bad rows: {:?}", &bad[..bad.len().min(3)]);
     events
 }
 
@@ -474,11 +488,12 @@ fn matches_at_every_emission(write: fn(&Path) -> PathBuf) {
     );
 
     let text = std::fs::read_to_string(&catalogue).expect("the catalogue");
-    let catalogue = Catalogue::parse(&text).expect("a valid catalogue");
+    let mut catalogue = Catalogue::parse(&text).expect("a valid catalogue");
     for name in SHIPPED_EXAMPLES {
         assert!(catalogue.lane(name).is_some_and(|l| l.enabled), "{name}");
     }
-    let events = parse(&records);
+    let fields = kept_fields(catalogue.lanes.iter_mut().filter(|l| l.enabled));
+    let events = parse(&records, &fields);
     let last = events
         .iter()
         .map(|e| e.time)

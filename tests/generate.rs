@@ -699,3 +699,54 @@ fn promotions_are_generated_and_parsed() {
         assert_eq!(tsv, &flink, "record {i}: TSV and flink JSON differ");
     }
 }
+
+/// Entity fields beyond the event model's, kept for a catalogue, are read alike from every
+/// encoding of the same shop, and each one is found where the generator writes it.
+#[test]
+fn kept_entity_fields_are_parsed_alike_in_every_encoding() {
+    use jobs::fields::{EntityFields, EntityKind, FieldType};
+    let mut fields = EntityFields::default();
+    let wanted = [
+        (EntityKind::Product, "quantity", FieldType::Number),
+        (EntityKind::Product, "currency", FieldType::Text),
+        (EntityKind::Product, "position", FieldType::Number),
+        (EntityKind::Cart, "currency", FieldType::Text),
+        (EntityKind::CheckoutStep, "delivery_method", FieldType::Text),
+        (EntityKind::Promotion, "type", FieldType::Text),
+        (EntityKind::Promotion, "position", FieldType::Number),
+        (EntityKind::Transaction, "payment_method", FieldType::Text),
+        (EntityKind::Transaction, "total_quantity", FieldType::Number),
+    ];
+    for (entity, key, kind) in wanted {
+        fields.add(entity, key, kind).expect("a slot");
+    }
+    let mut parsed = Vec::new();
+    for encoding in ENCODINGS {
+        let output = generate_cli(encoding, &["--promotions", "0.3"]);
+        let (mut events, mut bad) = (Vec::new(), Vec::new());
+        let limits = jobs::parse::Limits::default();
+        for line in output.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            jobs::parse::parse_record_keeping(line, &limits, &fields, &mut events, &mut bad);
+        }
+        assert!(bad.is_empty(), "{encoding}: bad rows {:?}", &bad[..1]);
+        parsed.push(events);
+    }
+    for (i, ((tsv, sp), flink)) in parsed[0].iter().zip(&parsed[1]).zip(&parsed[2]).enumerate() {
+        assert_eq!(
+            tsv.fields, sp.fields,
+            "record {i}: TSV and Snowplow JSON differ"
+        );
+        assert_eq!(
+            tsv.fields, flink.fields,
+            "record {i}: TSV and flink JSON differ"
+        );
+    }
+    for (slot, field) in fields.iter().enumerate() {
+        let slot = slot as u16;
+        let seen = parsed[0]
+            .iter()
+            .filter(|e| jobs::fields::field_of(e, slot).is_some())
+            .count();
+        assert!(seen > 10, "{}: in {seen} events", field.name);
+    }
+}

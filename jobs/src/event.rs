@@ -170,6 +170,9 @@ pub struct ShopperEvent {
     pub country: Option<String>,
     /// `geo_region`.
     pub region: Option<String>,
+    /// The entity fields a catalogue reads beyond these ([`crate::fields`]), by slot; empty
+    /// unless the parser was asked to keep some.
+    pub fields: Vec<(crate::fields::Slot, crate::fields::FieldValue)>,
 }
 
 /// Formats a 128-bit event id back as a lowercase hyphenated UUID.

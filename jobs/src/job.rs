@@ -11,7 +11,8 @@ use timely::dataflow::{Scope, StreamVec};
 use std::sync::Arc;
 
 use crate::catalogue::runtime::{written_names, LaneAggregate, LaneSessions};
-use crate::catalogue::Lane;
+use crate::catalogue::{kept_fields, Lane};
+use crate::fields::EntityFields;
 use crate::lanes::LaneStreams;
 
 /// A lane of the feature catalogue as the job computes it, with its settings.
@@ -43,9 +44,21 @@ pub struct JobSettings {
     pub expiry_grace: Millis,
     /// The lanes, in the catalogue's order.
     pub lanes: Vec<CatalogueLane>,
+    /// The entity fields the lanes read beyond the named properties: the parser keeps them.
+    pub fields: EntityFields,
 }
 
 impl JobSettings {
+    /// The settings of a job computing `lanes`, whose entity fields the parser is to keep.
+    pub fn new(expiry_grace: Millis, mut lanes: Vec<CatalogueLane>) -> JobSettings {
+        let fields = kept_fields(lanes.iter_mut().map(|l| Arc::make_mut(&mut l.lane)));
+        JobSettings {
+            expiry_grace,
+            lanes,
+            fields,
+        }
+    }
+
     /// The lane called `name`, if it is computed.
     pub fn lane(&self, name: &str) -> Option<&CatalogueLane> {
         self.lanes.iter().find(|lane| lane.lane.name == name)

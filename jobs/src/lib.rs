@@ -2,6 +2,7 @@
 
 pub mod catalogue;
 pub mod event;
+pub mod fields;
 pub mod job;
 pub mod lanes;
 pub mod parse;

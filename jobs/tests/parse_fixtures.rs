@@ -78,6 +78,7 @@ fn expected_samples() -> Vec<ShopperEvent> {
         device_class: s("Desktop"), // Firefox on a Mac, no YAUAA entity
         country: None,
         region: None,
+        fields: Vec::new(),
     };
     let transaction = ShopperEvent {
         time: 1_723_649_273_080,
@@ -135,6 +136,7 @@ fn expected_variants() -> Vec<ShopperEvent> {
         device_class: s("Desktop"),
         country: None,
         region: None,
+        fields: Vec::new(),
     };
     vec![
         ShopperEvent {

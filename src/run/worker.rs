@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use jobs::event::ShopperEvent;
 use jobs::lanes::LaneInputs;
-use jobs::parse::{parse_record, BadRow};
+use jobs::parse::{parse_record_keeping, BadRow};
 use operators::time::floor_to;
 use operators::watermark::Watermarks;
 use operators::Millis;
@@ -230,7 +230,7 @@ impl<'a> WorkerLoop<'a> {
                 &mut |partition, bytes, position| {
                     records += 1;
                     positions.read(partition, position);
-                    parse_record(bytes, &limits, events, rejects);
+                    parse_record_keeping(bytes, &limits, &config.job.fields, events, rejects);
                     ledger.read(partition, position);
                     for event in events.drain(..) {
                         good += 1;

@@ -8,11 +8,12 @@ use operators::time::parse_duration;
 use super::aggregation::derived::{Derived, Op};
 use super::aggregation::{Aggregation, NAMES};
 use super::filter::{Criterion, Filter, Test};
-use super::property::Property;
+use super::property::{FieldRef, Property};
 use super::spec::{FeatureEntry, LaneEntry, PropertyEntry};
 use super::value::{Input, Quantity};
 use super::{CatalogueError, Column, Feature, Lane, LaneKey, Windowing};
 use crate::event::{EventKind, KNOWN_KINDS};
+use crate::fields::{EntityFields, EntityKind, FieldType, Slot, ENTITY_KINDS};
 
 /// Whether a lane or feature can name the event type `name`.
 fn known_event(name: &str) -> bool {
@@ -35,7 +36,7 @@ fn fail<T>(message: String) -> Result<T> {
 }
 
 /// Builds lane `name` from its table.
-pub fn lane(name: String, entry: LaneEntry) -> Result<Lane> {
+pub fn lane(name: String, entry: LaneEntry, fields: &mut FieldTable) -> Result<Lane> {
     let at = format!("lane `{name}`");
     let plain = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
     if name.is_empty() || !name.chars().all(plain) {
@@ -54,7 +55,7 @@ pub fn lane(name: String, entry: LaneEntry) -> Result<Lane> {
         ));
     }
     let events = event_types(&entry.events, &at)?;
-    let criteria = criteria(&entry.criteria, &at)?;
+    let criteria = criteria(&entry.criteria, &at, fields)?;
     let windowing = windowing(key, entry.windows.as_deref(), entry.gap.as_deref(), &at)?;
     if entry.features.is_empty() {
         return fail(format!("{at}: no features"));
@@ -74,11 +75,11 @@ pub fn lane(name: String, entry: LaneEntry) -> Result<Lane> {
         columns: Vec::new(),
     };
     for required in &entry.require {
-        let sources = sources(&lane, required, &at)?;
+        let sources = sources(&lane, required, &at, fields)?;
         lane.require.push(Column { sources });
     }
     for feature in &entry.features {
-        let built = self::feature(&mut lane, feature)?;
+        let built = self::feature(&mut lane, feature, fields)?;
         lane.features.push(built);
     }
     Ok(lane)
@@ -106,16 +107,88 @@ fn listed(kinds: &[EventKind]) -> String {
     names.join(", ")
 }
 
-fn property(name: &str, at: &str) -> Result<Property> {
-    Property::named(name).map_or_else(
-        || {
-            fail(format!(
-                "{at}: unknown property `{name}`; allowed: {}",
-                Property::names()
-            ))
-        },
-        Ok,
-    )
+fn property(name: &str, at: &str, fields: &mut FieldTable) -> Result<Property> {
+    if let Some(property) = Property::named(name) {
+        return Ok(property);
+    }
+    match fields.field(name) {
+        Some(field) => field.map(Property::Field),
+        None => fail(format!(
+            "{at}: unknown property `{name}`; allowed: {}, or `<entity>.<field>` for any other \
+             field of an ecommerce entity ({})",
+            Property::names(),
+            entity_names()
+        )),
+    }
+}
+
+/// The ecommerce entities whose fields a catalogue can read, for messages.
+fn entity_names() -> String {
+    let names: Vec<&str> = ENTITY_KINDS.iter().map(|(name, _)| *name).collect();
+    names.join(", ")
+}
+
+/// The entity fields a catalogue reads beyond the named properties: the types its `[fields]`
+/// table declares, and where the parser keeps each one.
+#[derive(Debug, Default)]
+pub struct FieldTable {
+    declared: BTreeMap<String, FieldType>,
+    kept: EntityFields,
+}
+
+impl FieldTable {
+    /// The table of a catalogue whose `[fields]` table is `declared` (name to type).
+    pub fn declared(declared: &BTreeMap<String, String>) -> Result<FieldTable> {
+        let mut table = FieldTable::default();
+        for (name, kind) in declared {
+            let at = format!("`[fields]`, `{name}`");
+            if Property::named(name).is_some() {
+                return fail(format!(
+                    "{at}: a named property, whose type is fixed; declare only other fields of \
+                     the ecommerce entities"
+                ));
+            }
+            if split(name).is_none() {
+                return fail(format!(
+                    "{at}: not `<entity>.<field>` of an ecommerce entity ({})",
+                    entity_names()
+                ));
+            }
+            let Some(kind) = FieldType::named(kind) else {
+                return fail(format!("{at}: type `{kind}`; allowed: text, number, bool"));
+            };
+            table.declared.insert(name.clone(), kind);
+        }
+        Ok(table)
+    }
+
+    /// The field called `name`: `None` when it names no entity field; an error when the
+    /// parser cannot keep one more.
+    fn field(&mut self, name: &str) -> Option<Result<FieldRef>> {
+        let (entity, key) = split(name)?;
+        let kind = self.declared.get(name).copied().unwrap_or(FieldType::Text);
+        let Some(slot) = self.kept.add(entity, key, kind) else {
+            return Some(fail(format!(
+                "`{name}`: a catalogue reads at most {} entity fields",
+                Slot::MAX
+            )));
+        };
+        let field = self.kept.get(slot)?;
+        Some(Ok(FieldRef {
+            slot,
+            entity,
+            key: field.key,
+            kind,
+            name: field.name,
+        }))
+    }
+}
+
+/// `<entity>.<field>` of an ecommerce entity, split.
+fn split(name: &str) -> Option<(EntityKind, &str)> {
+    let (entity, key) = name.split_once('.')?;
+    let entity = EntityKind::named(entity)?;
+    (!key.is_empty()).then_some((entity, key))
 }
 
 fn windowing(
@@ -177,19 +250,23 @@ fn constant(value: &toml::Value, text: bool, at: &str) -> Result<Input> {
     }
 }
 
-fn criteria(table: &BTreeMap<String, toml::Value>, at: &str) -> Result<Vec<Criterion>> {
+fn criteria(
+    table: &BTreeMap<String, toml::Value>,
+    at: &str,
+    fields: &mut FieldTable,
+) -> Result<Vec<Criterion>> {
     let mut out = Vec::new();
     for (name, value) in table {
         // `<event type> = { <property> = ... }`: criteria on events of that type only.
         if let (true, toml::Value::Table(inner)) = (known_event(name), value) {
             let inner: BTreeMap<String, toml::Value> = inner.clone().into_iter().collect();
-            for mut criterion in criteria(&inner, &format!("{at}, on `{name}` events"))? {
+            for mut criterion in criteria(&inner, &format!("{at}, on `{name}` events"), fields)? {
                 criterion.on = Some(EventKind::from_action(name));
                 out.push(criterion);
             }
             continue;
         }
-        let property = property(name, at)?;
+        let property = property(name, at, fields)?;
         let at = format!("{at}, criterion on `{name}`");
         let text = property.is_text();
         let test = match value {
@@ -230,8 +307,13 @@ fn column(lane: &mut Lane, sources: Vec<(Option<EventKind>, Property)>) -> usize
     }
 }
 
-fn property_column(lane: &mut Lane, entry: &PropertyEntry, at: &str) -> Result<usize> {
-    let sources = sources(lane, entry, at)?;
+fn property_column(
+    lane: &mut Lane,
+    entry: &PropertyEntry,
+    at: &str,
+    fields: &mut FieldTable,
+) -> Result<usize> {
+    let sources = sources(lane, entry, at, fields)?;
     Ok(column(lane, sources))
 }
 
@@ -240,9 +322,10 @@ fn sources(
     lane: &Lane,
     entry: &PropertyEntry,
     at: &str,
+    fields: &mut FieldTable,
 ) -> Result<Vec<(Option<EventKind>, Property)>> {
     Ok(match entry {
-        PropertyEntry::One(name) => vec![(None, property(name, at)?)],
+        PropertyEntry::One(name) => vec![(None, property(name, at, fields)?)],
         PropertyEntry::ByEvent(by_event) => {
             let mut sources = Vec::new();
             for (event, name) in by_event {
@@ -254,14 +337,14 @@ fn sources(
                         listed(&lane.events)
                     ));
                 }
-                sources.push((Some(kind), property(name, at)?));
+                sources.push((Some(kind), property(name, at, fields)?));
             }
             sources
         }
     })
 }
 
-fn feature(lane: &mut Lane, entry: &FeatureEntry) -> Result<Feature> {
+fn feature(lane: &mut Lane, entry: &FeatureEntry, fields: &mut FieldTable) -> Result<Feature> {
     let at = format!("lane `{}`, feature `{}`", lane.name, entry.name);
     if entry.name.is_empty() || entry.name.contains([':', ' ']) {
         return fail(format!(
@@ -273,7 +356,7 @@ fn feature(lane: &mut Lane, entry: &FeatureEntry) -> Result<Feature> {
     }
     let aggregation = aggregation(lane, entry, &at)?;
     let read = match (&entry.property, aggregation.property()) {
-        (Some(p), Some(_)) => Some(property_column(lane, p, &at)?),
+        (Some(p), Some(_)) => Some(property_column(lane, p, &at, fields)?),
         (None, Some(true)) => {
             return fail(format!(
                 "{at}: `{}` needs a `property`; allowed: {}",
@@ -286,13 +369,16 @@ fn feature(lane: &mut Lane, entry: &FeatureEntry) -> Result<Feature> {
         }
         (None, _) => None,
     };
+    if let (Some(column), true) = (read, aggregation.numeric()) {
+        numbers_only(&lane.columns[column], &entry.aggregation, &at)?;
+    }
     let group = match (&entry.group, aggregation.needs_group()) {
-        (Some(g), true) => Some(column(lane, vec![(None, property(g, &at)?)])),
+        (Some(g), true) => Some(column(lane, vec![(None, property(g, &at, fields)?)])),
         (None, true) => return fail(format!("{at}: `{}` needs a `group`", entry.aggregation)),
         (Some(_), false) => return fail(format!("{at}: `{}` takes no `group`", entry.aggregation)),
         (None, false) => None,
     };
-    let filter = filter(lane, entry, &at)?;
+    let filter = filter(lane, entry, &at, fields)?;
     Ok(Feature {
         name: entry.name.clone(),
         aggregation,
@@ -303,7 +389,29 @@ fn feature(lane: &mut Lane, entry: &FeatureEntry) -> Result<Feature> {
     })
 }
 
-fn filter(lane: &Lane, entry: &FeatureEntry, at: &str) -> Result<Filter> {
+/// Fails unless every property of `column` holds numbers, for an `aggregation` that needs them.
+fn numbers_only(column: &Column, aggregation: &str, at: &str) -> Result<()> {
+    let Some(&(_, property)) = column.sources.iter().find(|(_, p)| !p.is_number()) else {
+        return Ok(());
+    };
+    let name = property.name();
+    match property {
+        Property::Field(_) => fail(format!(
+            "{at}: `{aggregation}` needs numbers, and `{name}` is read as {}; declare it as a \
+             number in the catalogue's `[fields]` table: `\"{name}\" = \"number\"`",
+            if property.is_text() {
+                "text"
+            } else {
+                "true or false"
+            }
+        )),
+        _ => fail(format!(
+            "{at}: `{aggregation}` needs numbers, and `{name}` is not a number"
+        )),
+    }
+}
+
+fn filter(lane: &Lane, entry: &FeatureEntry, at: &str, fields: &mut FieldTable) -> Result<Filter> {
     let events = match &entry.events {
         Some(events) => {
             let events = event_types(events, at)?;
@@ -320,7 +428,7 @@ fn filter(lane: &Lane, entry: &FeatureEntry, at: &str) -> Result<Filter> {
     };
     Ok(Filter {
         events,
-        criteria: criteria(&entry.criteria, at)?,
+        criteria: criteria(&entry.criteria, at, fields)?,
     })
 }
 

@@ -19,12 +19,13 @@ pub mod value;
 pub use aggregation::Aggregation;
 pub use filter::{Criterion, Filter, Test};
 pub use lane::{Accumulators, Record, Stored};
-pub use property::Property;
+pub use property::{FieldRef, Property};
 pub use value::{Input, Item, Number, Quantity, Value};
 
 use operators::Millis;
 
 use crate::event::EventKind;
+use crate::fields::EntityFields;
 
 /// The catalogue that ships with the job: SPEC section 3's features and the example lanes.
 pub const DEFAULT_CATALOGUE: &str = include_str!("../../../config/features.toml");
@@ -142,10 +143,11 @@ impl Catalogue {
     pub fn parse(text: &str) -> Result<Catalogue, CatalogueError> {
         let file: spec::CatalogueFile =
             toml::from_str(text).map_err(|e| CatalogueError(e.to_string()))?;
+        let mut fields = check::FieldTable::declared(&file.fields)?;
         let lanes = file
             .lanes
             .into_iter()
-            .map(|(name, entry)| check::lane(name, entry))
+            .map(|(name, entry)| check::lane(name, entry, &mut fields))
             .collect::<Result<Vec<_>, _>>()?;
         let catalogue = Catalogue { lanes };
         catalogue.check_keys()?;
@@ -192,7 +194,33 @@ impl Catalogue {
     }
 }
 
+/// The entity fields that `lanes` read, for the parser to keep, with the lanes' slots renumbered
+/// to match: a field only a lane left out of the job reads is not parsed at all.
+pub fn kept_fields<'a>(lanes: impl IntoIterator<Item = &'a mut Lane>) -> EntityFields {
+    let mut kept = EntityFields::default();
+    for lane in lanes {
+        for property in lane.properties_mut() {
+            if let Property::Field(field) = property {
+                // The catalogue already gave each field one type, so adding cannot fail.
+                if let Some(slot) = kept.add(field.entity, field.key, field.kind) {
+                    field.slot = slot;
+                }
+            }
+        }
+    }
+    kept
+}
+
 impl Lane {
+    /// Every property the lane reads: its columns, its requirements and its criteria.
+    fn properties_mut(&mut self) -> impl Iterator<Item = &mut Property> {
+        let columns = self.columns.iter_mut().chain(self.require.iter_mut());
+        let sources = columns.flat_map(|c| c.sources.iter_mut().map(|(_, p)| p));
+        let filters = self.features.iter_mut().map(|f| &mut f.filter.criteria);
+        let criteria = self.criteria.iter_mut().chain(filters.flatten());
+        sources.chain(criteria.map(|c| &mut c.property))
+    }
+
     /// Whether `event` belongs to the lane.
     pub fn takes(&self, event: &crate::event::ShopperEvent) -> bool {
         let keyed = match self.key {
@@ -249,5 +277,60 @@ impl Lane {
             }
         }
         Some(Record { values, passes })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fields::FieldType;
+
+    const TEXT: &str = r#"
+[fields]
+"product.quantity" = "number"
+
+[lanes.off]
+enabled = false
+key = "user"
+events = ["add_to_cart"]
+windows = ["5m"]
+features = [{ name = "sizes", aggregation = "distinct_count", property = "product.size" }]
+
+[lanes.on]
+key = "user"
+events = ["add_to_cart"]
+windows = ["5m"]
+where = { "cart.currency" = "USD" }
+features = [
+  { name = "units", aggregation = "sum", property = "product.quantity" },
+  { name = "gifts", aggregation = "count", where = { "product.gift" = "yes" } },
+]
+"#;
+
+    /// Only the fields of the lanes the job computes are parsed, and their slots follow.
+    #[test]
+    fn the_kept_fields_are_those_of_the_lanes_computed() {
+        let mut catalogue = Catalogue::parse(TEXT).expect("a valid catalogue");
+        let kept = kept_fields(catalogue.lanes.iter_mut().filter(|l| l.enabled));
+        let names: Vec<(&str, FieldType)> = kept.iter().map(|f| (f.name, f.kind)).collect();
+        assert_eq!(
+            names,
+            [
+                ("product.quantity", FieldType::Number),
+                ("cart.currency", FieldType::Text),
+                ("product.gift", FieldType::Text),
+            ]
+        );
+        let lane = catalogue.lane("on").expect("lane on");
+        let mut slots = Vec::new();
+        let mut lane = lane.clone();
+        for property in lane.properties_mut() {
+            if let Property::Field(field) = property {
+                assert_eq!(kept.get(field.slot).map(|f| f.name), Some(field.name));
+                slots.push(field.slot);
+            }
+        }
+        slots.sort_unstable();
+        assert_eq!(slots, [0, 1, 2]);
     }
 }

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 
 use crate::event::{Price, ShopperEvent};
+use crate::fields::{field_of, EntityKind, FieldType, FieldValue, Slot};
 
 use super::value::{Input, Quantity};
 
@@ -57,6 +58,24 @@ pub enum Property {
     Region,
     /// `<geo_country>/<geo_region>`, for events with a country.
     Location,
+    /// Any other field of an ecommerce entity, kept by the parser for the catalogue.
+    Field(FieldRef),
+}
+
+/// A field of an ecommerce entity beyond the named properties (`product.quantity`): where the
+/// parser keeps it, and what it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FieldRef {
+    /// Its slot in the fields the parser keeps ([`crate::fields::EntityFields`]).
+    pub slot: Slot,
+    /// The entity it belongs to.
+    pub entity: EntityKind,
+    /// Its key in the entity.
+    pub key: &'static str,
+    /// What it holds.
+    pub kind: FieldType,
+    /// `<entity>.<key>`.
+    pub name: &'static str,
 }
 
 /// Every property with its name in catalogue files, in the order messages list them.
@@ -98,6 +117,9 @@ impl Property {
 
     /// Its name in catalogue files.
     pub fn name(self) -> &'static str {
+        if let Property::Field(field) = self {
+            return field.name;
+        }
         PROPERTIES
             .iter()
             .find(|(_, p)| *p == self)
@@ -112,15 +134,26 @@ impl Property {
 
     /// Whether the property holds text (and so takes text in a filter).
     pub fn is_text(self) -> bool {
-        !matches!(
-            self,
-            Property::Time
-                | Property::ProductPrice
-                | Property::CartTotal
-                | Property::Revenue
-                | Property::CheckoutStep
-                | Property::IsSearch
-        )
+        match self {
+            Property::Field(field) => field.kind == FieldType::Text,
+            _ => !matches!(
+                self,
+                Property::Time
+                    | Property::ProductPrice
+                    | Property::CartTotal
+                    | Property::Revenue
+                    | Property::CheckoutStep
+                    | Property::IsSearch
+            ),
+        }
+    }
+
+    /// Whether the property holds a number (and so can be summed and averaged).
+    pub fn is_number(self) -> bool {
+        match self {
+            Property::Field(field) => field.kind == FieldType::Number,
+            _ => !self.is_text() && self != Property::IsSearch,
+        }
     }
 
     /// The property's value in `event`, if it has one.
@@ -172,6 +205,11 @@ impl Property {
                 let region = event.region.as_deref().unwrap_or("");
                 Input::Text(Cow::Owned(format!("{country}/{region}")))
             }),
+            Property::Field(field) => match field_of(event, field.slot)? {
+                FieldValue::Text(t) => Some(Input::Text(Cow::Borrowed(t.as_str()))),
+                FieldValue::Number(n) => Some(Input::Number(Quantity::price(*n))),
+                FieldValue::Bool(b) => Some(Input::Bool(*b)),
+            },
         }
     }
 }
@@ -210,6 +248,7 @@ mod tests {
             device_class: None,
             country: None,
             region: None,
+            fields: Vec::new(),
         }
     }
 

@@ -4,12 +4,16 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-/// The whole file: `[lanes.<name>]` tables.
+/// The whole file: `[lanes.<name>]` tables, and a `[fields]` table.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CatalogueFile {
     /// The lanes by name.
     pub lanes: BTreeMap<String, LaneEntry>,
+    /// The types of entity fields beyond the named properties (`"product.quantity" =
+    /// "number"`); an undeclared one is text.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
 }
 
 /// One lane as written.

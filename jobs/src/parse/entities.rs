@@ -13,6 +13,9 @@ use serde_json::value::RawValue;
 
 use super::error::{ParseError, Reason};
 use crate::event::{Price, Product, Promotion};
+use crate::fields::{
+    EntityField, EntityFields, EntityKind, FieldType, FieldValue, Slot, ENTITY_KINDS,
+};
 
 /// The JSON text of one value, decoded later if needed.
 #[derive(Clone, Copy, Debug)]
@@ -178,6 +181,8 @@ pub(crate) enum Entity {
     Yauaa,
     /// The ecommerce action, a self-describing event rather than an entity.
     Action,
+    /// An ecommerce entity the event model has no field of; read only for kept fields.
+    Other(EntityKind),
 }
 
 impl Entity {
@@ -191,22 +196,71 @@ impl Entity {
                 return is_schema(uri, ECOMMERCE, "snowplow_ecommerce_action")
                     .then_some(Entity::Action);
             }
-            [
-                ("product", Entity::Product),
-                ("cart", Entity::Cart),
-                ("transaction", Entity::Transaction),
-                ("checkout_step", Entity::CheckoutStep),
-                ("promotion", Entity::Promotion),
-            ]
-            .into_iter()
-            .find(|(name, _)| is_schema(uri, ECOMMERCE, name))
-            .map(|(_, e)| e)
+            ENTITY_KINDS
+                .into_iter()
+                .find(|(name, _)| is_schema(uri, ECOMMERCE, name))
+                .map(|(_, kind)| Entity::of_kind(kind))
         } else if tail.starts_with("com.snowplowanalytics.snowplow/client_session/") {
             is_schema(uri, SNOWPLOW, "client_session").then_some(Entity::ClientSession)
         } else if tail.starts_with("nl.basjes/yauaa_context/") {
             is_schema(uri, "nl.basjes", "yauaa_context").then_some(Entity::Yauaa)
         } else {
             None
+        }
+    }
+}
+
+impl Entity {
+    /// The entity of an ecommerce schema.
+    pub(crate) fn of_kind(kind: EntityKind) -> Entity {
+        match kind {
+            EntityKind::Product => Entity::Product,
+            EntityKind::Cart => Entity::Cart,
+            EntityKind::Transaction => Entity::Transaction,
+            EntityKind::CheckoutStep => Entity::CheckoutStep,
+            EntityKind::Promotion => Entity::Promotion,
+            other => Entity::Other(other),
+        }
+    }
+
+    /// The ecommerce schema whose fields a catalogue can keep, if this is one.
+    pub(crate) fn kind(self) -> Option<EntityKind> {
+        match self {
+            Entity::Product => Some(EntityKind::Product),
+            Entity::Cart => Some(EntityKind::Cart),
+            Entity::Transaction => Some(EntityKind::Transaction),
+            Entity::CheckoutStep => Some(EntityKind::CheckoutStep),
+            Entity::Promotion => Some(EntityKind::Promotion),
+            Entity::Other(kind) => Some(kind),
+            Entity::ClientSession | Entity::Yauaa | Entity::Action => None,
+        }
+    }
+}
+
+/// The kept fields of one entity body ([`crate::fields`]), as raw leaves.
+pub(crate) type Kept<'a> = Vec<(Slot, Leaf<'a>)>;
+
+/// A kept field's value, read as its type; `None` for `null` and `""`.
+fn kept_value(leaf: Leaf<'_>, field: &EntityField) -> Result<Option<FieldValue>, ParseError> {
+    let raw = Some(leaf);
+    let literal = |s: &str| matches!(s.as_bytes().first(), Some(b't' | b'f' | b'-' | b'0'..=b'9'));
+    match field.kind {
+        FieldType::Text if literal(leaf.0) => Ok(Some(FieldValue::Text(leaf.0.to_owned()))),
+        FieldType::Text => Ok(owned(raw, field.name)?.map(FieldValue::Text)),
+        FieldType::Number => Ok(price(raw, field.name)?.map(FieldValue::Number)),
+        FieldType::Bool => {
+            let value = match leaf.0 {
+                "true" => return Ok(Some(FieldValue::Bool(true))),
+                "false" => return Ok(Some(FieldValue::Bool(false))),
+                _ => text(raw, field.name)
+                    .map_err(|_| ParseError::new(field.name, Reason::NotABoolean))?,
+            };
+            match value.as_deref() {
+                None => Ok(None),
+                Some("true") => Ok(Some(FieldValue::Bool(true))),
+                Some("false") => Ok(Some(FieldValue::Bool(false))),
+                Some(_) => Err(ParseError::new(field.name, Reason::NotABoolean)),
+            }
         }
     }
 }
@@ -343,6 +397,8 @@ pub(crate) enum Body<'a> {
     ClientSession(ClientSessionData<'a>),
     Yauaa(YauaaData<'a>),
     Action(ActionData<'a>),
+    /// An entity read only for its kept fields.
+    Other,
 }
 
 /// What the entities of one event contribute. Where an entity that carries a single value
@@ -356,14 +412,21 @@ pub(crate) struct Entities {
     pub promotion: Option<Promotion>,
     pub session_id: Option<String>,
     pub device_class: Option<String>,
+    /// The kept fields ([`crate::fields`]), by slot.
+    pub fields: Vec<(Slot, FieldValue)>,
 }
 
 impl Entities {
-    pub(crate) fn add_product(&mut self, data: &ProductData<'_>) -> Result<(), ParseError> {
-        if let Some(product) = data.to_product()? {
-            self.products.push(product);
+    /// Adds a product entity; whether it is the event's first product, the one whose kept fields
+    /// count.
+    pub(crate) fn add_product(&mut self, data: &ProductData<'_>) -> Result<bool, ParseError> {
+        match data.to_product()? {
+            Some(product) => {
+                self.products.push(product);
+                Ok(self.products.len() == 1)
+            }
+            None => Ok(false),
         }
-        Ok(())
     }
 
     pub(crate) fn add_cart(&mut self, data: &CartData<'_>) -> Result<(), ParseError> {
@@ -387,13 +450,16 @@ impl Entities {
         Ok(())
     }
 
-    pub(crate) fn add_promotion(&mut self, data: &PromotionData<'_>) -> Result<(), ParseError> {
+    /// Adds a promotion entity; whether it is the event's promotion, the one whose kept fields
+    /// count.
+    pub(crate) fn add_promotion(&mut self, data: &PromotionData<'_>) -> Result<bool, ParseError> {
         // Later entities are still checked, so that a broken one is a bad row wherever it is.
         let promotion = data.to_promotion()?;
-        if self.promotion.is_none() {
+        if self.promotion.is_none() && promotion.is_some() {
             self.promotion = promotion;
+            return Ok(true);
         }
-        Ok(())
+        Ok(false)
     }
 
     pub(crate) fn add_client_session(
@@ -413,24 +479,54 @@ impl Entities {
         Ok(())
     }
 
-    /// Adds an entity body decoded while the envelope was read.
-    pub(crate) fn add_body(&mut self, body: &Body<'_>) -> Result<(), ParseError> {
-        match body {
-            Body::Product(d) => self.add_product(d),
-            Body::Cart(d) => self.add_cart(d),
-            Body::Transaction(d) => self.add_transaction(d),
-            Body::CheckoutStep(d) => self.add_checkout_step(d),
-            Body::Promotion(d) => self.add_promotion(d),
-            Body::ClientSession(d) => self.add_client_session(d),
-            Body::Yauaa(d) => self.add_yauaa(d),
-            Body::Action(_) => Ok(()),
+    /// Adds an entity body decoded while the envelope was read, with its kept fields.
+    pub(crate) fn add_body(
+        &mut self,
+        body: &Body<'_>,
+        kept: &[(Slot, Leaf<'_>)],
+        fields: &EntityFields,
+    ) -> Result<(), ParseError> {
+        let counts = match body {
+            Body::Product(d) => self.add_product(d)?,
+            Body::Promotion(d) => self.add_promotion(d)?,
+            Body::Cart(d) => self.add_cart(d).map(|()| true)?,
+            Body::Transaction(d) => self.add_transaction(d).map(|()| true)?,
+            Body::CheckoutStep(d) => self.add_checkout_step(d).map(|()| true)?,
+            Body::ClientSession(d) => self.add_client_session(d).map(|()| true)?,
+            Body::Yauaa(d) => self.add_yauaa(d).map(|()| true)?,
+            Body::Action(_) | Body::Other => true,
+        };
+        self.add_kept(kept, fields, counts)
+    }
+
+    /// Adds the kept fields of one entity: each is checked, and kept when the entity `counts`
+    /// (the first product, the promotion; of the other entities the first one that has the
+    /// field).
+    pub(crate) fn add_kept(
+        &mut self,
+        kept: &[(Slot, Leaf<'_>)],
+        fields: &EntityFields,
+        counts: bool,
+    ) -> Result<(), ParseError> {
+        for &(slot, leaf) in kept {
+            let Some(field) = fields.get(slot) else {
+                continue;
+            };
+            let value = kept_value(leaf, field)?;
+            if let (true, Some(value)) = (counts, value) {
+                if !self.fields.iter().any(|(s, _)| *s == slot) {
+                    self.fields.push((slot, value));
+                }
+            }
         }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fields::NO_FIELDS;
 
     fn raw(json: &str) -> Leaf<'_> {
         Leaf(json)
@@ -522,15 +618,20 @@ mod tests {
     fn escaped_schema_uris_are_read() {
         let json = r#"{"schema":"iglu:com.snowplowanalytics.snowplow\/contexts\/jsonschema\/1-0-1","data":[{"schema":"iglu:com.snowplowanalytics.snowplow.ecommerce\/cart\/jsonschema\/1-0-0","data":{"total_value":"9.5"}}]}"#;
         let mut entities = Entities::default();
-        super::super::envelope::read_contexts(json, "contexts", &mut entities).unwrap();
+        super::super::envelope::read_contexts(json, "contexts", &mut entities, &NO_FIELDS).unwrap();
         assert_eq!(entities.cart_total, Some(Price(9_500_000)));
     }
 
     #[test]
     fn wrong_envelope_is_rejected() {
         let json = r#"{"schema":"iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0","data":[]}"#;
-        let err = super::super::envelope::read_contexts(json, "contexts", &mut Entities::default())
-            .unwrap_err();
+        let err = super::super::envelope::read_contexts(
+            json,
+            "contexts",
+            &mut Entities::default(),
+            &NO_FIELDS,
+        )
+        .unwrap_err();
         assert!(matches!(err.reason, Reason::UnexpectedSchema { .. }));
     }
 }

@@ -9,17 +9,24 @@
 
 use super::entities::{
     is_schema, ActionData, Body, CartData, CheckoutStepData, ClientSessionData, Entities, Entity,
-    Leaf, ProductData, PromotionData, TransactionData, YauaaData, SNOWPLOW,
+    Kept, Leaf, ProductData, PromotionData, TransactionData, YauaaData, SNOWPLOW,
 };
 use super::error::{ParseError, Reason};
 use super::scan::{self, JStr, ScanError, Scanner};
+use crate::fields::{EntityFields, NO_FIELDS};
 
 /// Reads the body of `entity` (an object) into the struct the job reads, keeping only the keys it
-/// uses, as raw text.
-fn body<'a>(entity: Entity, sc: &mut Scanner<'a>) -> scan::Result<Body<'a>> {
+/// uses, and the fields of `fields` it has, as raw text.
+pub(crate) fn body<'a>(
+    entity: Entity,
+    sc: &mut Scanner<'a>,
+    fields: &EntityFields,
+) -> scan::Result<(Body<'a>, Kept<'a>)> {
+    let kind = entity.kind().filter(|&kind| fields.wants(kind));
+    let mut kept = Kept::new();
     macro_rules! read {
-        ($variant:ident, $ty:ident { $($key:literal => $field:ident),* }) => {{
-            let mut data = $ty::default();
+        ($variant:ident $(, $ty:ident { $($key:literal => $field:ident),* })?) => {{
+            $(let mut data = $ty::default();)?
             sc.object(|sc, key| {
                 let decoded;
                 let name = match key.plain() {
@@ -30,15 +37,19 @@ fn body<'a>(entity: Entity, sc: &mut Scanner<'a>) -> scan::Result<Body<'a>> {
                     }
                 };
                 match name {
-                    $($key => data.$field = Some(Leaf(sc.value()?)),)*
-                    _ => sc.skip_value()?,
+                    $($($key => data.$field = Some(Leaf(sc.value()?)),)*)?
+                    _ => match kind.and_then(|kind| fields.slot(kind, name)) {
+                        Some(slot) => kept.push((slot, Leaf(sc.value()?))),
+                        None => sc.skip_value()?,
+                    },
                 }
                 Ok(())
             })?;
-            Body::$variant(data)
+            // The type is named only so that the optional part repeats with it.
+            Body::$variant$(({ let data: $ty = data; data }))?
         }};
     }
-    Ok(match entity {
+    let body = match entity {
         Entity::Product => {
             read!(Product, ProductData {
                 "id" => id, "name" => name, "category" => category, "brand" => brand,
@@ -54,28 +65,38 @@ fn body<'a>(entity: Entity, sc: &mut Scanner<'a>) -> scan::Result<Body<'a>> {
         }
         Entity::Yauaa => read!(Yauaa, YauaaData { "deviceClass" => device_class }),
         Entity::Action => read!(Action, ActionData { "type" => kind, "name" => name }),
-    })
+        Entity::Other(_) => read!(Other),
+    };
+    Ok((body, kept))
 }
 
 fn missing(sc_end: usize, what: &'static str) -> ScanError {
     ScanError { at: sc_end, what }
 }
 
+/// An entity body with its kept fields.
+type Read<'a> = (Body<'a>, Kept<'a>);
+
 /// Reads one self-describing JSON (`{"schema": .., "data": ..}`); `None` when its schema is not
 /// one the job reads.
-fn item<'a>(sc: &mut Scanner<'a>) -> scan::Result<Option<Body<'a>>> {
+fn item<'a>(sc: &mut Scanner<'a>, fields: &EntityFields) -> scan::Result<Option<Read<'a>>> {
     // Outer None: no schema seen yet; Some(None): a schema the job does not read.
     let mut entity: Option<Option<Entity>> = None;
-    let mut read: Option<Body<'a>> = None;
+    let mut read: Option<Read<'a>> = None;
     let mut early_data: Option<&'a str> = None;
     let mut has_data = false;
     sc.object(|sc, key| {
         if key.is("schema") {
-            entity = Some(Entity::of_schema(&sc.string()?.decode()?));
+            let schema = Entity::of_schema(&sc.string()?.decode()?);
+            // An entity the event model has no field of is read only when a field of it is kept.
+            entity = Some(schema.filter(|e| match e {
+                Entity::Other(kind) => fields.wants(*kind),
+                _ => true,
+            }));
         } else if key.is("data") {
             has_data = true;
             match entity {
-                Some(Some(e)) => read = Some(body(e, sc)?),
+                Some(Some(e)) => read = Some(body(e, sc, fields)?),
                 Some(None) => sc.skip_value()?,
                 None => early_data = Some(sc.value()?),
             }
@@ -91,7 +112,7 @@ fn item<'a>(sc: &mut Scanner<'a>) -> scan::Result<Option<Body<'a>>> {
         return Err(missing(0, "missing field `data`"));
     }
     match (entity, early_data) {
-        (Some(e), Some(text)) => body(e, &mut Scanner::new(text)).map(Some),
+        (Some(e), Some(text)) => body(e, &mut Scanner::new(text), fields).map(Some),
         _ => Ok(read),
     }
 }
@@ -148,6 +169,7 @@ pub(crate) fn read_contexts(
     json: &str,
     column: &'static str,
     entities: &mut Entities,
+    fields: &EntityFields,
 ) -> Result<(), ParseError> {
     // Bodies are added as they are read (no list to allocate); the first error in a body's values
     // is kept while the rest of the column is still checked, so broken JSON is reported first.
@@ -161,9 +183,9 @@ pub(crate) fn read_contexts(
             } else if key.is("data") {
                 has_data = true;
                 sc.array(|sc| {
-                    if let Some(body) = item(sc)? {
+                    if let Some((body, kept)) = item(sc, fields)? {
                         if value_error.is_none() {
-                            value_error = entities.add_body(&body).err();
+                            value_error = entities.add_body(&body, &kept, fields).err();
                         }
                     }
                     Ok(())
@@ -200,7 +222,7 @@ pub(crate) fn read_unstruct<'a>(
             if key.is("schema") {
                 schema = Some(sc.string()?);
             } else if key.is("data") {
-                data = Some(item(sc)?);
+                data = Some(item(sc, &NO_FIELDS)?);
             } else {
                 sc.skip_value()?;
             }
@@ -216,9 +238,38 @@ pub(crate) fn read_unstruct<'a>(
                 detail: "missing field `data`".to_owned(),
             },
         )),
-        Some(Some(Body::Action(action))) => Ok(Some(action)),
+        Some(Some((Body::Action(action), _))) => Ok(Some(action)),
         Some(_) => Ok(None),
     }
+}
+
+/// Reads the bodies of `entity` in `json` (one object, an array of them, or `null`) into
+/// `entities` with their kept fields: how the encodings that carry entities outside of a
+/// `contexts` envelope read an entity whose fields a catalogue keeps. Broken JSON is an
+/// `InvalidJson` of `field`.
+pub(crate) fn read_bodies(
+    json: &str,
+    field: &'static str,
+    entity: Entity,
+    entities: &mut Entities,
+    fields: &EntityFields,
+) -> Result<(), ParseError> {
+    let mut value_error = None;
+    let mut add = |sc: &mut Scanner<'_>| -> scan::Result<()> {
+        let (body, kept) = body(entity, sc, fields)?;
+        if value_error.is_none() {
+            value_error = entities.add_body(&body, &kept, fields).err();
+        }
+        Ok(())
+    };
+    read_column(json, field, |sc| {
+        match json.trim_start().as_bytes().first() {
+            Some(b'[') => sc.array(|sc| add(sc)),
+            Some(b'n') => sc.skip_value(),
+            _ => add(sc),
+        }
+    })?;
+    value_error.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]
@@ -230,7 +281,7 @@ mod tests {
     fn data_before_schema_is_still_read() {
         let json = r#"{"data":[{"data":{"id":"P1","price":3},"schema":"iglu:com.snowplowanalytics.snowplow.ecommerce/product/jsonschema/1-0-0"}],"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0"}"#;
         let mut entities = Entities::default();
-        read_contexts(json, "contexts", &mut entities).unwrap();
+        read_contexts(json, "contexts", &mut entities, &NO_FIELDS).unwrap();
         assert_eq!(entities.products.len(), 1);
         assert_eq!(entities.products[0].price, Some(Price(3_000_000)));
         let json = r#"{"data":{"data":{"type":"add_to_cart"},"schema":"iglu:com.snowplowanalytics.snowplow.ecommerce/snowplow_ecommerce_action/jsonschema/1-0-2"},"schema":"iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"}"#;
@@ -252,7 +303,7 @@ mod tests {
             r#"{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[]}x"#,
             "[]",
         ] {
-            let err = read_contexts(json, "contexts", &mut entities).unwrap_err();
+            let err = read_contexts(json, "contexts", &mut entities, &NO_FIELDS).unwrap_err();
             assert!(
                 matches!(err.reason, Reason::InvalidJson { .. }),
                 "{json}: {err}"
@@ -264,7 +315,7 @@ mod tests {
     fn leaves_keep_their_json_text() {
         let json = r#"{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[{"schema":"iglu:com.snowplowanalytics.snowplow.ecommerce/product/jsonschema/1-0-0","data":{"name":"x","id":"A\"1","price":"12.50","category":null}}]}"#;
         let mut entities = Entities::default();
-        read_contexts(json, "contexts", &mut entities).unwrap();
+        read_contexts(json, "contexts", &mut entities, &NO_FIELDS).unwrap();
         assert_eq!(entities.products[0].id, "A\"1");
         assert_eq!(entities.products[0].price, Some(Price(12_500_000)));
         assert_eq!(entities.products[0].category, None);

@@ -53,6 +53,8 @@ pub enum Reason {
     InvalidNumber,
     /// A string field that holds another JSON type.
     NotAString,
+    /// A kept entity field of type `bool` that holds neither `true` nor `false`.
+    NotABoolean,
     /// A compressed batch that cannot be decompressed or whose framing is broken.
     BadBatch {
         /// What failed.
@@ -90,6 +92,7 @@ impl fmt::Display for Reason {
             Reason::InvalidEventId => f.write_str("event id is not a UUID"),
             Reason::InvalidNumber => f.write_str("not a valid number"),
             Reason::NotAString => f.write_str("expected a string"),
+            Reason::NotABoolean => f.write_str("expected true or false"),
             Reason::BadBatch { detail } => write!(f, "broken compressed batch: {detail}"),
             Reason::FutureTimestamp { time, latest } => write!(
                 f,

@@ -4,19 +4,21 @@
 
 use std::borrow::Cow;
 
-use serde::de::MapAccess;
+use serde::de::{self, MapAccess};
 use serde::Deserialize;
 
 use super::at::At;
 use super::derive;
 use super::device::classify_user_agent;
 use super::entities::{
-    owned, text, CartData, CheckoutStepData, Entities, Obj, ProductData, PromotionData, Raw,
-    TransactionData,
+    owned, text, CartData, CheckoutStepData, Entities, Entity, Leaf, Obj, ProductData,
+    PromotionData, Raw, TransactionData,
 };
+use super::envelope;
 use super::error::ParseError;
 use super::url::is_search;
 use crate::event::{EventKind, Millis, ShopperEvent};
+use crate::fields::{EntityFields, EntityKind, FieldValue, Slot};
 
 /// `payload`: which keys are set depends on the event type; `{}` stands for "none".
 #[derive(Deserialize, Default)]
@@ -38,6 +40,61 @@ struct Payload<'a> {
     transaction: Option<Obj<TransactionData<'a>>>,
     #[serde(borrow, default)]
     page_url: Raw<'a>,
+}
+
+/// The entities of `payload`, as text: how they are read when a catalogue keeps fields of them.
+#[derive(Deserialize, Default)]
+struct PayloadEntities<'a> {
+    #[serde(borrow, default)]
+    product: Option<Leaf<'a>>,
+    #[serde(borrow, default)]
+    products: Option<Leaf<'a>>,
+    #[serde(borrow, default)]
+    cart: Option<Leaf<'a>>,
+    #[serde(borrow, default)]
+    checkout_step: Option<Leaf<'a>>,
+    #[serde(borrow, default)]
+    promotion: Option<Leaf<'a>>,
+    #[serde(borrow, default)]
+    transaction: Option<Leaf<'a>>,
+}
+
+impl PayloadEntities<'_> {
+    /// The kept fields of these entities, read as the typed payload reads its entities: the
+    /// first product of `product` then `products`, the first promotion with an id.
+    fn kept(&self, fields: &EntityFields) -> Result<Vec<(Slot, FieldValue)>, ParseError> {
+        let mut entities = Entities::default();
+        for (leaf, field, entity) in [
+            (self.product, "payload.product", Entity::Product),
+            (self.products, "payload.products", Entity::Product),
+            (self.cart, "payload.cart", Entity::Cart),
+            (
+                self.checkout_step,
+                "payload.checkout_step",
+                Entity::CheckoutStep,
+            ),
+            (self.promotion, "payload.promotion", Entity::Promotion),
+            (self.transaction, "payload.transaction", Entity::Transaction),
+        ] {
+            if let Some(Leaf(json)) = leaf {
+                envelope::read_bodies(json, field, entity, &mut entities, fields)?;
+            }
+        }
+        Ok(entities.fields)
+    }
+}
+
+/// Whether a catalogue keeps fields of an entity that flink-live-shopper JSON carries.
+fn keeps_payload_fields(fields: &EntityFields) -> bool {
+    [
+        EntityKind::Product,
+        EntityKind::Cart,
+        EntityKind::CheckoutStep,
+        EntityKind::Promotion,
+        EntityKind::Transaction,
+    ]
+    .into_iter()
+    .any(|kind| fields.wants(kind))
 }
 
 #[derive(Deserialize, Default)]
@@ -100,6 +157,8 @@ pub(crate) struct FlinkJson<'a> {
     kind: Raw<'a>,
     timestamp: Raw<'a>,
     payload: Option<Payload<'a>>,
+    /// The payload's text, kept when a catalogue keeps fields of its entities.
+    payload_text: Option<&'a str>,
     enrich: Option<Enrich<'a>>,
     session: Option<Session<'a>>,
 }
@@ -111,6 +170,7 @@ impl<'de> FlinkJson<'de> {
         key: &str,
         map: &mut A,
         at: &At,
+        fields: &EntityFields,
     ) -> Result<bool, A::Error> {
         match key {
             "id" => {
@@ -124,6 +184,16 @@ impl<'de> FlinkJson<'de> {
             "timestamp" => {
                 at.set("timestamp");
                 self.timestamp = map.next_value()?;
+            }
+            "payload" if keeps_payload_fields(fields) => {
+                at.set("payload");
+                let text: Option<Leaf<'de>> = map.next_value()?;
+                self.payload_text = text.map(|Leaf(text)| text);
+                self.payload = match self.payload_text {
+                    Some(text) => serde_json::from_str(text).map_err(de::Error::custom)?,
+                    None => None,
+                };
+                self.present = true;
             }
             "payload" => {
                 at.set("payload");
@@ -150,7 +220,11 @@ impl<'de> FlinkJson<'de> {
     }
 
     /// Derives the event (SPEC section 1); its time must not be later than `latest`.
-    pub(crate) fn build(self, latest: Millis) -> Result<ShopperEvent, ParseError> {
+    pub(crate) fn build(
+        self,
+        latest: Millis,
+        fields: &EntityFields,
+    ) -> Result<ShopperEvent, ParseError> {
         let event_id = derive::event_id(text(self.id, "id")?.as_deref(), "id")?;
         let time = derive::event_time(
             &[(text(self.timestamp, "timestamp")?.as_deref(), "timestamp")],
@@ -190,6 +264,11 @@ impl<'de> FlinkJson<'de> {
         }
         if let Some(transaction) = &payload.transaction {
             entities.add_transaction(&transaction.0)?;
+        }
+        if let Some(text) = self.payload_text {
+            let raw: PayloadEntities<'_> =
+                serde_json::from_str(text).map_err(|e| ParseError::json("payload", e))?;
+            entities.fields = raw.kept(fields)?;
         }
 
         let session = self.session.unwrap_or_default();
@@ -232,6 +311,7 @@ impl<'de> FlinkJson<'de> {
             device_class,
             country: None,
             region: None,
+            fields: entities.fields,
         })
     }
 }

@@ -12,6 +12,7 @@ use super::error::{ParseError, Reason};
 use super::flink_json::FlinkJson;
 use super::snowplow_json::SnowplowJson;
 use crate::event::{Millis, ShopperEvent};
+use crate::fields::EntityFields;
 
 #[derive(Default)]
 struct Top<'a> {
@@ -21,6 +22,7 @@ struct Top<'a> {
 
 struct TopVisitor<'c> {
     at: &'c At,
+    fields: &'c EntityFields,
 }
 
 impl<'de> Visitor<'de> for TopVisitor<'_> {
@@ -34,8 +36,8 @@ impl<'de> Visitor<'de> for TopVisitor<'_> {
         let mut top = Top::default();
         while let Some(key) = map.next_key::<Str<'de>>()? {
             let key = key.0.as_ref();
-            if !(top.flink.take(key, &mut map, self.at)?
-                || top.snowplow.take(key, &mut map, self.at)?)
+            if !(top.flink.take(key, &mut map, self.at, self.fields)?
+                || top.snowplow.take(key, &mut map, self.at, self.fields)?)
             {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -45,20 +47,25 @@ impl<'de> Visitor<'de> for TopVisitor<'_> {
     }
 }
 
-/// Parses one JSON-encoded event (the record starts with `{`), dated no later than `latest`.
-pub(crate) fn parse(bytes: &[u8], latest: Millis) -> Result<ShopperEvent, ParseError> {
+/// Parses one JSON-encoded event (the record starts with `{`), dated no later than `latest`,
+/// keeping `fields`.
+pub(crate) fn parse(
+    bytes: &[u8],
+    latest: Millis,
+    fields: &EntityFields,
+) -> Result<ShopperEvent, ParseError> {
     let text =
         std::str::from_utf8(bytes).map_err(|_| ParseError::new("record", Reason::InvalidUtf8))?;
     let at = At::new("record");
     let mut de = serde_json::Deserializer::from_str(text);
     let top = de
-        .deserialize_map(TopVisitor { at: &at })
+        .deserialize_map(TopVisitor { at: &at, fields })
         .and_then(|top| de.end().map(|()| top))
         .map_err(|e| ParseError::json(at.get(), e))?;
     if top.flink.is_present() {
-        top.flink.build(latest)
+        top.flink.build(latest, fields)
     } else if top.snowplow.is_present() {
-        top.snowplow.build(latest)
+        top.snowplow.build(latest, fields)
     } else {
         Err(ParseError::new("record", Reason::UnknownEncoding))
     }

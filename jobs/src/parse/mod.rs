@@ -31,6 +31,7 @@ pub use limits::{InflationLimit, Limits, MAX_EVENT_TIME};
 pub use tsv::{FIELD_COUNT, FIELD_NAMES};
 
 use crate::event::ShopperEvent;
+use crate::fields::{EntityFields, NO_FIELDS};
 
 /// Parses one Kafka record: detects zstd (`28 B5 2F FD`) and gzip (`1F 8B`) compressed batches
 /// and the three encodings per event; appends good events to `events` and rejects to `bad`.
@@ -45,8 +46,30 @@ pub fn parse_record(
     events: &mut Vec<ShopperEvent>,
     bad: &mut Vec<BadRow>,
 ) {
+    parse_record_keeping(record, limits, &NO_FIELDS, events, bad);
+}
+
+/// [`parse_record`], keeping the entity fields of `fields` in each event's
+/// [`fields`](ShopperEvent::fields). A kept field that does not hold its type makes the event a
+/// bad row, as any other field of the event model does.
+pub fn parse_record_keeping(
+    record: &[u8],
+    limits: &Limits,
+    fields: &EntityFields,
+    events: &mut Vec<ShopperEvent>,
+    bad: &mut Vec<BadRow>,
+) {
+    let push = |bytes: &[u8], events: &mut Vec<ShopperEvent>, bad: &mut Vec<BadRow>| {
+        match parse_event_keeping(bytes, limits, fields) {
+            Ok(event) => events.push(event),
+            Err(error) => bad.push(BadRow {
+                error,
+                original: bytes.to_vec(),
+            }),
+        }
+    };
     let Some(compression) = batch::detect(record) else {
-        push(record, limits, events, bad);
+        push(record, events, bad);
         return;
     };
     let mut buffer = Vec::new();
@@ -56,22 +79,12 @@ pub fn parse_record(
         Ok(frames) => {
             events.reserve(frames.len());
             for event in frames {
-                push(event, limits, events, bad);
+                push(event, events, bad);
             }
         }
         Err(error) => bad.push(BadRow {
             error,
             original: record.to_vec(),
-        }),
-    }
-}
-
-fn push(bytes: &[u8], limits: &Limits, events: &mut Vec<ShopperEvent>, bad: &mut Vec<BadRow>) {
-    match parse_event(bytes, limits) {
-        Ok(event) => events.push(event),
-        Err(error) => bad.push(BadRow {
-            error,
-            original: bytes.to_vec(),
         }),
     }
 }
@@ -82,14 +95,23 @@ fn push(bytes: &[u8], limits: &Limits, events: &mut Vec<ShopperEvent>, bad: &mut
 /// TSV. One trailing line terminator (`\n` or `\r\n`) is ignored, so that lines of a file parse
 /// like Kafka records. Of `limits`, only the latest event time applies.
 pub fn parse_event(bytes: &[u8], limits: &Limits) -> Result<ShopperEvent, ParseError> {
+    parse_event_keeping(bytes, limits, &NO_FIELDS)
+}
+
+/// [`parse_event`], keeping the entity fields of `fields`.
+pub fn parse_event_keeping(
+    bytes: &[u8],
+    limits: &Limits,
+    fields: &EntityFields,
+) -> Result<ShopperEvent, ParseError> {
     let bytes = strip_line_end(bytes);
     let start = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let json_start = start
         .iter()
         .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
     match json_start {
-        Some(i) if start[i] == b'{' => json::parse(&start[i..], limits.latest_event_time),
-        _ => tsv::parse(bytes, limits.latest_event_time),
+        Some(i) if start[i] == b'{' => json::parse(&start[i..], limits.latest_event_time, fields),
+        _ => tsv::parse(bytes, limits.latest_event_time, fields),
     }
 }
 

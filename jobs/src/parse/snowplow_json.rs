@@ -13,12 +13,14 @@ use super::at::At;
 use super::derive;
 use super::device::classify_user_agent;
 use super::entities::{
-    owned, text, ActionData, CartData, CheckoutStepData, ClientSessionData, Entities, Leaf, Obj,
-    ProductData, PromotionData, Raw, TransactionData, YauaaData,
+    owned, text, ActionData, CartData, CheckoutStepData, ClientSessionData, Entities, Entity, Leaf,
+    Obj, ProductData, PromotionData, Raw, TransactionData, YauaaData,
 };
+use super::envelope;
 use super::error::ParseError;
 use super::url::is_search;
 use crate::event::{Millis, ShopperEvent};
+use crate::fields::{EntityFields, EntityKind};
 
 const PRODUCT: &str = "contexts_com_snowplowanalytics_snowplow_ecommerce_product_1";
 const CART: &str = "contexts_com_snowplowanalytics_snowplow_ecommerce_cart_1";
@@ -27,6 +29,30 @@ const CHECKOUT_STEP: &str = "contexts_com_snowplowanalytics_snowplow_ecommerce_c
 const PROMOTION: &str = "contexts_com_snowplowanalytics_snowplow_ecommerce_promotion_1";
 const CLIENT_SESSION: &str = "contexts_com_snowplowanalytics_snowplow_client_session_1";
 const YAUAA: &str = "contexts_nl_basjes_yauaa_context_1";
+/// The key of each ecommerce entity whose fields a catalogue can keep.
+const ENTITY_KEYS: [(&str, EntityKind); 9] = [
+    (PRODUCT, EntityKind::Product),
+    (CART, EntityKind::Cart),
+    (TRANSACTION, EntityKind::Transaction),
+    (
+        "contexts_com_snowplowanalytics_snowplow_ecommerce_refund_1",
+        EntityKind::Refund,
+    ),
+    (CHECKOUT_STEP, EntityKind::CheckoutStep),
+    (PROMOTION, EntityKind::Promotion),
+    (
+        "contexts_com_snowplowanalytics_snowplow_ecommerce_transaction_error_1",
+        EntityKind::TransactionError,
+    ),
+    (
+        "contexts_com_snowplowanalytics_snowplow_ecommerce_user_1",
+        EntityKind::User,
+    ),
+    (
+        "contexts_com_snowplowanalytics_snowplow_ecommerce_page_1",
+        EntityKind::Page,
+    ),
+];
 const ACTION: &str =
     "unstruct_event_com_snowplowanalytics_snowplow_ecommerce_snowplow_ecommerce_action_1";
 
@@ -55,6 +81,8 @@ pub(crate) struct SnowplowJson<'a> {
     promotions: Vec<PromotionData<'a>>,
     client_sessions: Vec<ClientSessionData<'a>>,
     yauaa: Vec<YauaaData<'a>>,
+    /// The entity arrays with kept fields, as text: their key, their entity and their JSON.
+    kept: Vec<(&'static str, EntityKind, Leaf<'a>)>,
     action: Raw<'a>,
 }
 
@@ -83,7 +111,16 @@ impl<'de> SnowplowJson<'de> {
         key: &str,
         map: &mut A,
         at: &At,
+        fields: &EntityFields,
     ) -> Result<bool, A::Error> {
+        if !fields.is_empty() {
+            let kept = ENTITY_KEYS.iter().find(|(k, _)| *k == key);
+            if let Some(&(key, kind)) = kept.filter(|(_, kind)| fields.wants(*kind)) {
+                at.set(key);
+                self.kept.push((key, kind, map.next_value()?));
+                return Ok(true);
+            }
+        }
         let (name, slot) = match key {
             "event_id" => ("event_id", &mut self.event_id),
             "event" => ("event", &mut self.event),
@@ -127,7 +164,11 @@ impl<'de> SnowplowJson<'de> {
     }
 
     /// Derives the event (SPEC section 1); its time must not be later than `latest`.
-    pub(crate) fn build(self, latest: Millis) -> Result<ShopperEvent, ParseError> {
+    pub(crate) fn build(
+        self,
+        latest: Millis,
+        fields: &EntityFields,
+    ) -> Result<ShopperEvent, ParseError> {
         let event_id = derive::event_id(text(self.event_id, "event_id")?.as_deref(), "event_id")?;
         let time = derive::event_time(
             &[
@@ -172,6 +213,9 @@ impl<'de> SnowplowJson<'de> {
         }
         for y in &self.yauaa {
             entities.add_yauaa(y)?;
+        }
+        for &(key, kind, Leaf(json)) in &self.kept {
+            envelope::read_bodies(json, key, Entity::of_kind(kind), &mut entities, fields)?;
         }
 
         let action = match self.action {
@@ -228,6 +272,7 @@ impl<'de> SnowplowJson<'de> {
             device_class,
             country: owned(self.geo_country, "geo_country")?,
             region: owned(self.geo_region, "geo_region")?,
+            fields: entities.fields,
         })
     }
 }

@@ -11,6 +11,7 @@ use super::envelope;
 use super::error::{ParseError, Reason};
 use super::url::is_search;
 use crate::event::{Millis, ShopperEvent};
+use crate::fields::EntityFields;
 
 /// Number of fields of an enriched event.
 pub const FIELD_COUNT: usize = 131;
@@ -295,8 +296,13 @@ fn for_each_tab_portable(line: &[u8], mut f: impl FnMut(usize)) {
     }
 }
 
-/// Parses one enriched TSV line (without its line terminator), dated no later than `latest`.
-pub(crate) fn parse(line: &[u8], latest: Millis) -> Result<ShopperEvent, ParseError> {
+/// Parses one enriched TSV line (without its line terminator), dated no later than `latest`,
+/// keeping the entity fields of `kept`.
+pub(crate) fn parse(
+    line: &[u8],
+    latest: Millis,
+    kept: &EntityFields,
+) -> Result<ShopperEvent, ParseError> {
     let mut f = Fields {
         line,
         text: None,
@@ -326,7 +332,7 @@ pub(crate) fn parse(line: &[u8], latest: Millis) -> Result<ShopperEvent, ParseEr
     let mut entities = Entities::default();
     for column in [CONTEXTS, DERIVED_CONTEXTS] {
         if let Some(json) = f.get(column)? {
-            envelope::read_contexts(json, FIELD_NAMES[column], &mut entities)?;
+            envelope::read_contexts(json, FIELD_NAMES[column], &mut entities, kept)?;
         }
     }
     let action = match f.get(UNSTRUCT_EVENT)? {
@@ -367,6 +373,7 @@ pub(crate) fn parse(line: &[u8], latest: Millis) -> Result<ShopperEvent, ParseEr
         device_class,
         country: f.owned(GEO_COUNTRY)?,
         region: f.owned(GEO_REGION)?,
+        fields: entities.fields,
     })
 }
 
@@ -374,6 +381,7 @@ pub(crate) fn parse(line: &[u8], latest: Millis) -> Result<ShopperEvent, ParseEr
 mod tests {
     use super::*;
     use crate::event::{EventKind, Promotion};
+    use crate::fields::NO_FIELDS;
     use crate::parse::limits::MAX_EVENT_TIME;
 
     const PROMOTION: &str =
@@ -403,7 +411,12 @@ mod tests {
     }
 
     fn promotion_of(promotions: &[&str]) -> Result<Option<Promotion>, ParseError> {
-        parse(promo_view(promotions).as_bytes(), MAX_EVENT_TIME).map(|e| e.promotion)
+        parse(
+            promo_view(promotions).as_bytes(),
+            MAX_EVENT_TIME,
+            &NO_FIELDS,
+        )
+        .map(|e| e.promotion)
     }
 
     fn promotion(id: &str, name: Option<&str>) -> Option<Promotion> {
@@ -418,6 +431,7 @@ mod tests {
         let event = parse(
             promo_view(&[r#"{"id":"promo-1","name":"Spring sale banner","position":2,"type":"banner","product_ids":["P1"]}"#]).as_bytes(),
             MAX_EVENT_TIME,
+            &NO_FIELDS,
         )
         .unwrap();
         assert_eq!(event.kind, EventKind::PromoView);
@@ -461,7 +475,7 @@ mod tests {
             r#"{{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[{{"schema":"iglu:com.snowplowanalytics.snowplow.ecommerce/product/jsonschema/1-0-0","data":{product}}}]}}"#
         );
         fields[CONTEXTS] = &contexts;
-        parse(fields.join("\t").as_bytes(), MAX_EVENT_TIME)
+        parse(fields.join("\t").as_bytes(), MAX_EVENT_TIME, &NO_FIELDS)
     }
 
     #[test]
