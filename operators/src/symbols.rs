@@ -1,11 +1,13 @@
 //! Strings held by window state, stored once per operator.
 //!
 //! Window state keeps every record of its windows, and most of a record's text repeats: the same
-//! product ids, categories, device classes and locations across records and keys. Records hold a
-//! 4-byte [`Sym`] instead of a string; the table keeps each distinct string once, with a count of
-//! the records that refer to it, and frees it when the last one leaves.
+//! product ids, categories, device classes and locations across records and keys. The table keeps
+//! each distinct string once. State holds it either as a 4-byte [`Sym`], counted in the table and
+//! freed when the last reference is released, or as a shared `Rc<str>` ([`Symbols::share`]) that
+//! needs no release: the table drops its copy of a string no state holds any more when it sweeps,
+//! each time it has doubled since the last sweep.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 use std::num::NonZeroU32;
 use std::rc::Rc;
@@ -36,7 +38,14 @@ pub struct Symbols {
     index: HashMap<Rc<str>, Sym, BuildHasherDefault<Fnv>>,
     slots: Vec<Slot>,
     free: Vec<Sym>,
+    /// The strings handed out by [`Symbols::share`].
+    shared: HashSet<Rc<str>, BuildHasherDefault<Fnv>>,
+    /// How many of them the last sweep kept.
+    swept: usize,
 }
+
+/// Shared strings the table holds before its first sweep.
+const FIRST_SWEEP: usize = 4096;
 
 impl Symbols {
     /// The symbol of `text`, counting one more reference to it.
@@ -93,18 +102,30 @@ impl Symbols {
         }
     }
 
-    /// The table's own copy of `text`, counting one more reference to it: for state that holds
-    /// text itself rather than a [`Sym`], and so reads it without the table.
+    /// The table's copy of `text`, for state that holds text itself rather than a [`Sym`]. It
+    /// needs no release: dropping the last copy outside the table frees it at the next sweep.
     pub fn share(&mut self, text: &str) -> Rc<str> {
-        let sym = self.intern(text);
-        self.slots[sym.slot()].text.clone()
+        if let Some(shared) = self.shared.get(text) {
+            return shared.clone();
+        }
+        if self.shared.len() >= (2 * self.swept).max(FIRST_SWEEP) {
+            self.sweep();
+        }
+        let shared: Rc<str> = Rc::from(text);
+        self.shared.insert(shared.clone());
+        shared
     }
 
-    /// Drops one reference to `text`, taken by [`Symbols::share`].
-    pub fn unshare(&mut self, text: &str) {
-        if let Some(&sym) = self.index.get(text) {
-            self.release(sym);
-        }
+    /// Drops the table's copies of shared strings that no state holds.
+    fn sweep(&mut self) {
+        self.shared.retain(|text| Rc::strong_count(text) > 1);
+        self.swept = self.shared.len();
+    }
+
+    /// Shared strings some state still holds (after a sweep).
+    pub fn shared_len(&mut self) -> usize {
+        self.sweep();
+        self.shared.len()
     }
 
     /// The text of `sym`.
@@ -147,5 +168,21 @@ mod tests {
         symbols.release(b);
         symbols.release(c);
         assert!(symbols.is_empty());
+    }
+
+    #[test]
+    fn shared_strings_are_one_copy_and_swept_once_no_state_holds_them() {
+        let mut symbols = Symbols::default();
+        let a = symbols.share("shoes");
+        let b = symbols.share("shoes");
+        assert!(Rc::ptr_eq(&a, &b));
+        // Strings let go of at once do not pile up in the table.
+        for i in 0..10 * FIRST_SWEEP {
+            drop(symbols.share(&format!("p{i}")));
+            assert!(symbols.shared.len() <= FIRST_SWEEP, "{i}");
+        }
+        assert_eq!(symbols.shared_len(), 1, "only `shoes` is held");
+        drop((a, b));
+        assert_eq!(symbols.shared_len(), 0);
     }
 }

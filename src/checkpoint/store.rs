@@ -13,8 +13,9 @@ use operators::checkpoint::PartStats;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// The format of parts and manifests; a checkpoint of another format is refused.
-pub const FORMAT: u32 = 1;
+/// The format of parts and manifests; a checkpoint of another format is refused. Format 2: a
+/// session lane saves its features' state instead of its records.
+pub const FORMAT: u32 = 2;
 
 const MAGIC: &[u8; 8] = b"LSHPCKPT";
 

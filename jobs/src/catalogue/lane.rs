@@ -53,19 +53,12 @@ impl Stored {
             passes: self.passes,
         }
     }
-
-    /// Gives its text back to `symbols` as it leaves the state.
-    pub fn release(&self, symbols: &mut Symbols) {
-        for value in self.values.iter().flatten() {
-            value.release(symbols);
-        }
-    }
 }
 
 /// The state of every feature of a lane over one window. Features that read the same state
 /// (e.g. `min` and `max` of one property, `distinct_count` and `most_frequent` of another, with
 /// the same filter) share it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Accumulators {
     states: Vec<Kept>,
     /// Per feature, the index of the state it reads; `None` for derived values.
@@ -73,7 +66,7 @@ pub struct Accumulators {
 }
 
 /// One kept state and what feeds it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Kept {
     state: Accumulator,
     /// The feature whose filter bit says which records enter it.
@@ -153,6 +146,14 @@ impl Accumulators {
     /// A record leaves the window.
     pub fn remove(&mut self, order: Order, record: &Stored) {
         self.each(record, |acc, value, group| acc.remove(order, value, group));
+    }
+
+    /// Joins the state of records that all come after these (two sessions a late record
+    /// bridges).
+    pub fn append(&mut self, later: Accumulators) {
+        for (kept, more) in self.states.iter_mut().zip(later.states) {
+            kept.state.append(more.state);
+        }
     }
 
     /// Every feature's value, in the lane's order (derived ones computed from those before).

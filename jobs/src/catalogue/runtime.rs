@@ -1,7 +1,6 @@
 //! Catalogue lanes in the dataflow: a rolling aggregate and a session fold over any lane of the
 //! catalogue, for the window operators of `operators`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use operators::changes::Rendered;
@@ -58,9 +57,8 @@ impl Aggregate for LaneAggregate {
         stored.unstore()
     }
 
-    fn release(stored: &Stored, symbols: &mut Symbols) {
-        stored.release(symbols)
-    }
+    /// Shared text needs no release (see [`Symbols::share`]).
+    fn release(_stored: &Stored, _symbols: &mut Symbols) {}
 
     fn insert(&mut self, order: Order, entry: &Stored) {
         self.accumulators.insert(order, entry);
@@ -87,31 +85,23 @@ impl LaneSessions {
     }
 }
 
-/// One session of a catalogue lane: its records, to join two sessions, and its features' state.
+/// One session of a catalogue lane: its features' state. Records are not kept: two sessions a
+/// late record bridges join their states.
 #[derive(Default)]
 pub struct LaneSession {
-    records: BTreeMap<Order, Stored>,
     accumulators: Option<Accumulators>,
-}
-
-impl LaneSessions {
-    /// Adds a stored record to a session.
-    fn place(&self, state: &mut LaneSession, order: Order, record: Stored) {
-        state
-            .accumulators
-            .get_or_insert_with(|| Accumulators::new(&self.lane, false))
-            .insert(order, &record);
-        state.records.insert(order, record);
-    }
 }
 
 impl SessionFeatures for LaneSessions {
     type Entry = Record;
     type State = LaneSession;
-    type Saved = Vec<(Order, Record)>;
+    type Saved = Option<Accumulators>;
 
     fn insert(&self, state: &mut LaneSession, order: Order, entry: Record, symbols: &mut Symbols) {
-        self.place(state, order, entry.store(symbols));
+        state
+            .accumulators
+            .get_or_insert_with(|| Accumulators::new(&self.lane, false))
+            .insert(order, &entry.store(symbols));
     }
 
     fn merge(
@@ -120,38 +110,27 @@ impl SessionFeatures for LaneSessions {
         later: LaneSession,
         _symbols: &mut Symbols,
     ) -> LaneSession {
-        let (mut into, from) = if earlier.records.len() >= later.records.len() {
-            (earlier, later)
-        } else {
-            (later, earlier)
+        let accumulators = match (earlier.accumulators, later.accumulators) {
+            (Some(mut earlier), Some(later)) => {
+                earlier.append(later);
+                Some(earlier)
+            }
+            (earlier, later) => earlier.or(later),
         };
-        for (order, record) in from.records {
-            self.place(&mut into, order, record);
-        }
-        into
+        LaneSession { accumulators }
     }
 
-    fn save(&self, state: &LaneSession, _symbols: &Symbols) -> Vec<(Order, Record)> {
-        state
-            .records
-            .iter()
-            .map(|(order, record)| (*order, record.unstore()))
-            .collect()
+    fn save(&self, state: &LaneSession, _symbols: &Symbols) -> Option<Accumulators> {
+        state.accumulators.clone()
     }
 
-    fn load(&self, saved: Vec<(Order, Record)>, symbols: &mut Symbols) -> LaneSession {
-        let mut state = LaneSession::default();
-        for (order, record) in saved {
-            self.insert(&mut state, order, record, symbols);
+    fn load(&self, saved: Option<Accumulators>, _symbols: &mut Symbols) -> LaneSession {
+        LaneSession {
+            accumulators: saved,
         }
-        state
     }
 
-    fn release(&self, state: LaneSession, symbols: &mut Symbols) {
-        for record in state.records.values() {
-            record.release(symbols);
-        }
-    }
+    fn release(&self, _state: LaneSession, _symbols: &mut Symbols) {}
 
     fn render(&self, state: &LaneSession, _symbols: &Symbols, values: &mut Rendered) {
         if let Some(accumulators) = &state.accumulators {

@@ -226,6 +226,22 @@ impl Ord for Shared {
     }
 }
 
+/// As plain text, for checkpoints of feature state.
+impl serde::Serialize for Shared {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+/// Back from a checkpoint: a string of its own, not yet one pointer with equal texts of the
+/// operator (which still compare equal, only not by pointer).
+impl<'de> serde::Deserialize<'de> for Shared {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Shared, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Ok(Shared::from(text.as_ref()))
+    }
+}
+
 impl std::hash::Hash for Shared {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.0.hash(state)
@@ -294,13 +310,6 @@ impl Item {
             Input::Bool(b) => Input::Bool(*b),
             Input::Number(n) => Input::Number(*n),
             Input::Text(t) => Input::Text(t.0.to_string()),
-        }
-    }
-
-    /// Gives its text back to `symbols` as it leaves the state.
-    pub fn release(&self, symbols: &mut Symbols) {
-        if let Input::Text(t) = self {
-            symbols.unshare(&t.0);
         }
     }
 }

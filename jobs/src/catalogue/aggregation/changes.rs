@@ -6,7 +6,7 @@ use super::sorted::Sorted;
 use super::{Accumulate, Item, Value};
 
 /// The records with a value, in order, and the changes between neighbours.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Changes {
     records: Sorted<Item>,
     changes: u64,
@@ -29,6 +29,18 @@ impl Changes {
             _ => 0,
         };
         (made, bridged)
+    }
+}
+
+impl Changes {
+    /// Joins the records of `later`, which all come after these.
+    pub fn append(&mut self, later: Changes) {
+        let boundary = match (self.records.last(), later.records.first()) {
+            (Some(a), Some(b)) => u64::from(a != b),
+            _ => 0,
+        };
+        self.changes += later.changes + boundary;
+        self.records.append(later.records);
     }
 }
 

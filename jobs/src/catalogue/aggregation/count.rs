@@ -5,7 +5,7 @@ use operators::Order;
 use super::{Accumulate, Item, Value};
 
 /// A count.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Count {
     n: u64,
     /// Whether only records with the property count.
@@ -19,6 +19,13 @@ impl Count {
             n: 0,
             with_property,
         }
+    }
+}
+
+impl Count {
+    /// Joins the count of records that all come after these.
+    pub fn append(&mut self, later: Count) {
+        self.n += later.n;
     }
 }
 

@@ -8,7 +8,7 @@ use operators::Order;
 use super::{count_in, Accumulate, Item, ItemMap, Value};
 
 /// Distinct values and their counts, and for each watched threshold how many values reach it.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Distinct {
     counts: ItemMap<u64>,
     /// (threshold, values with at least that many records).
@@ -52,6 +52,24 @@ impl Distinct {
             } else if before >= *threshold && after < *threshold {
                 *reached = reached.saturating_sub(1);
             }
+        }
+    }
+
+    /// Joins the values of other records (watching the same thresholds), at the cost of the
+    /// smaller of the two.
+    pub fn append(&mut self, mut other: Distinct) {
+        if self.counts.len() < other.counts.len() {
+            std::mem::swap(self, &mut other);
+        }
+        for (value, count) in other.counts {
+            let before = self.counts.get(&value).copied().unwrap_or(0);
+            let after = before + count;
+            for (threshold, reached) in &mut self.reached {
+                if before < *threshold && after >= *threshold {
+                    *reached += 1;
+                }
+            }
+            self.counts.insert(value, after);
         }
     }
 

@@ -7,7 +7,7 @@ use operators::Order;
 use super::{adjust, Accumulate, Item, Value};
 
 /// The values inside, with their counts.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Extremes {
     values: BTreeMap<Item, u64>,
 }
@@ -21,6 +21,18 @@ impl Extremes {
     /// The largest value.
     pub fn max(&self) -> Option<Value> {
         self.values.keys().next_back().map(Value::of)
+    }
+}
+
+impl Extremes {
+    /// Joins the values of other records, at the cost of the smaller of the two.
+    pub fn append(&mut self, mut other: Extremes) {
+        if self.values.len() < other.values.len() {
+            std::mem::swap(self, &mut other);
+        }
+        for (value, count) in other.values {
+            *self.values.entry(value).or_default() += count;
+        }
     }
 }
 

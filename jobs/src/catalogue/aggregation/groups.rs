@@ -9,7 +9,7 @@ use super::{Accumulate, Item, ItemMap, Number, Quantity, Value};
 
 /// Per group its records in order with their values, and the sum of the groups' earliest
 /// values.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Earliest {
     groups: ItemMap<Sorted<Option<Quantity>>>,
     firsts: Sum,
@@ -36,6 +36,28 @@ impl Earliest {
         if let (true, Some(v)) = (has, after) {
             self.firsts.count(v, true);
         }
+    }
+}
+
+impl Earliest {
+    /// Joins the records of `later`, which all come after these: a group of both keeps its
+    /// earliest value from here.
+    pub fn append(&mut self, later: Earliest) {
+        let mut firsts = later.firsts;
+        for (group, records) in later.groups {
+            match self.groups.get_mut(&group) {
+                Some(kept) => {
+                    if let Some(v) = Self::earliest(&records) {
+                        firsts.count(v, false);
+                    }
+                    kept.append(records);
+                }
+                None => {
+                    self.groups.insert(group, records);
+                }
+            }
+        }
+        self.firsts.append(&firsts);
     }
 }
 

@@ -8,14 +8,14 @@ use super::{Accumulate, Item, Value};
 /// The records that can be first or latest: in a window that records leave, every one in order
 /// (only those with a value, unless every record counts); where records only arrive (a
 /// session), the best one so far.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Ordered {
     every_event: bool,
     latest: bool,
     records: Records,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 enum Records {
     All(Sorted<Option<Item>>),
     Best(Option<(Order, Option<Item>)>),
@@ -34,6 +34,19 @@ impl Ordered {
             every_event,
             latest,
             records,
+        }
+    }
+}
+
+impl Ordered {
+    /// Joins the records of `later`, which all come after these.
+    pub fn append(&mut self, later: Ordered) {
+        match (&mut self.records, later.records) {
+            (Records::All(records), Records::All(more)) => records.append(more),
+            (Records::Best(best), Records::Best(Some(more))) if self.latest || best.is_none() => {
+                *best = Some(more);
+            }
+            _ => {}
         }
     }
 }

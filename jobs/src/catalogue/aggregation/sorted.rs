@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use operators::Order;
 
 /// Values by record order.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Sorted<V> {
     records: VecDeque<(Order, V)>,
 }
@@ -67,6 +67,18 @@ impl<V> Sorted<V> {
     /// The latest record's value.
     pub fn last(&self) -> Option<&V> {
         self.records.back().map(|(_, v)| v)
+    }
+
+    /// Joins the records of `later`, which all come after these, at the cost of the smaller.
+    pub fn append(&mut self, mut later: Sorted<V>) {
+        if self.records.len() >= later.records.len() {
+            self.records.append(&mut later.records);
+        } else {
+            while let Some(record) = self.records.pop_back() {
+                later.records.push_front(record);
+            }
+            *self = later;
+        }
     }
 
     /// Whether it holds none.

@@ -6,7 +6,7 @@ use super::{number, Accumulate, Item, Number, Value};
 
 /// A sum of numbers and how many there are. Numbers of one property share a denominator
 /// (prices are millionths, counts and times whole), so the sum stays exact.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Sum {
     num: i128,
     den: Option<i128>,
@@ -34,6 +34,14 @@ impl Sum {
         } else {
             self.add(value, -1);
             self.n = self.n.saturating_sub(1);
+        }
+    }
+
+    /// Joins the sum of other records.
+    pub fn append(&mut self, other: &Sum) {
+        if let Some(sum) = other.den.and_then(|den| Number::ratio(other.num, den)) {
+            self.add(sum, 1);
+            self.n += other.n;
         }
     }
 
