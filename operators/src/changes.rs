@@ -238,5 +238,9 @@ impl std::hash::Hasher for Fnv {
     }
 }
 
+/// The hasher of in-memory maps: FxHash reads a key eight bytes at a time where FNV-1a reads one
+/// (routing keeps FNV-1a, which every process computes alike).
+pub type FastHash = rustc_hash::FxBuildHasher;
+
 /// A map from keys to per-key state.
-pub type KeyMap<V> = std::collections::HashMap<String, V, std::hash::BuildHasherDefault<Fnv>>;
+pub type KeyMap<V> = std::collections::HashMap<String, V, FastHash>;

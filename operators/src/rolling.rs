@@ -79,13 +79,15 @@ pub trait Aggregate: 'static {
 
 /// Read access to the records of one window, for features that need the latest records.
 pub struct WindowLog<'a, E> {
-    records: std::collections::vec_deque::Iter<'a, (Order, E)>,
+    log: &'a Log<E>,
+    /// The index of the window's oldest record in the log.
+    from: usize,
 }
 
 impl<'a, E> WindowLog<'a, E> {
     /// The window's records, latest first.
-    pub fn latest_first(self) -> impl Iterator<Item = &'a (Order, E)> + 'a {
-        self.records.rev()
+    pub fn latest_first(self) -> impl Iterator<Item = (Order, &'a E)> + 'a {
+        self.log.range(self.from..self.log.len()).rev()
     }
 }
 
@@ -108,8 +110,8 @@ impl<A: Aggregate> Window<A> {
             return;
         }
         let leaving = log.after(self.start)..log.after(start);
-        for (order, entry) in log.records.range(leaving) {
-            self.aggregate.remove(*order, entry);
+        for (order, entry) in log.range(leaving) {
+            self.aggregate.remove(order, entry);
             decrement(&mut self.len);
             self.dirty = true;
         }
@@ -238,7 +240,8 @@ impl<A: Aggregate> Rolling<A> {
                 self.values.reset(config.features.len());
                 if window.len > 0 {
                     let view = WindowLog {
-                        records: state.log.records.range(state.log.after(window.start)..),
+                        log: &state.log,
+                        from: state.log.after(window.start),
                     };
                     window
                         .aggregate
@@ -257,11 +260,7 @@ impl<A: Aggregate> Rolling<A> {
                     });
             }
             if window.len > 0 {
-                let oldest = state
-                    .log
-                    .records
-                    .get(state.log.after(window.start))
-                    .map(|&((time, _), _)| time);
+                let oldest = state.log.time_at(state.log.after(window.start));
                 if let Some(oldest) = oldest {
                     let expiry = ceil_to(oldest + spec.length, config.interval);
                     next_expiry = Some(next_expiry.map_or(expiry, |e| e.min(expiry)));
@@ -269,13 +268,8 @@ impl<A: Aggregate> Rolling<A> {
             }
         }
         let log_start = now.saturating_sub(self.longest);
-        while state
-            .log
-            .records
-            .front()
-            .is_some_and(|&((t, _), _)| t <= log_start)
-        {
-            if let Some((_, stored)) = state.log.records.pop_front() {
+        while state.log.time_at(0).is_some_and(|t| t <= log_start) {
+            if let Some((_, stored)) = state.log.pop_front() {
                 A::release(&stored, &mut self.symbols);
             }
             crate::gauge::add(-1);
@@ -316,9 +310,8 @@ impl<A: Aggregate> KeyedLogic for Rolling<A> {
             let saved = SavedKey {
                 log: state
                     .log
-                    .records
                     .iter()
-                    .map(|(order, stored)| (*order, A::unstore(stored, &self.symbols)))
+                    .map(|(order, stored)| (order, A::unstore(stored, &self.symbols)))
                     .collect(),
                 windows: state
                     .windows
@@ -350,7 +343,7 @@ impl<A: Aggregate> KeyedLogic for Rolling<A> {
                     window.len += 1;
                 }
             }
-            state.log.records.push_back((order, stored));
+            state.log.push_back(order, stored);
             crate::gauge::add(1);
         }
         state.schedule = saved.schedule;
@@ -360,7 +353,7 @@ impl<A: Aggregate> KeyedLogic for Rolling<A> {
     fn stats(&self) -> PartStats {
         PartStats {
             keys: self.keys.len() as u64,
-            records: self.keys.values().map(|s| s.log.records.len() as u64).sum(),
+            records: self.keys.values().map(|s| s.log.len() as u64).sum(),
             ..PartStats::default()
         }
     }

@@ -8,14 +8,13 @@
 //! each time it has doubled since the last sweep.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::BuildHasherDefault;
 use std::num::NonZeroU32;
 use std::rc::Rc;
 
-use crate::changes::Fnv;
+use crate::changes::FastHash;
 
 /// A map keyed by symbols.
-pub type SymMap<V> = HashMap<Sym, V, BuildHasherDefault<Fnv>>;
+pub type SymMap<V> = HashMap<Sym, V, FastHash>;
 
 /// A string held in a [`Symbols`] table. `Option<Sym>` is as small as `Sym`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -35,11 +34,11 @@ struct Slot {
 /// A reference-counted string table.
 #[derive(Default)]
 pub struct Symbols {
-    index: HashMap<Rc<str>, Sym, BuildHasherDefault<Fnv>>,
+    index: HashMap<Rc<str>, Sym, FastHash>,
     slots: Vec<Slot>,
     free: Vec<Sym>,
     /// The strings handed out by [`Symbols::share`].
-    shared: HashSet<Rc<str>, BuildHasherDefault<Fnv>>,
+    shared: HashSet<Rc<str>, FastHash>,
     /// How many of them the last sweep kept.
     swept: usize,
 }

@@ -14,9 +14,8 @@ pub mod sorted;
 pub mod sum;
 
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 
-use operators::changes::Fnv;
+use operators::changes::FastHash;
 use operators::Order;
 
 use super::value::{Input, Item, Number, Quantity, Value};
@@ -270,7 +269,7 @@ impl Accumulator {
 }
 
 /// Values by hash, for the aggregations that need no order among their keys.
-pub type ItemMap<V> = HashMap<Item, V, BuildHasherDefault<Fnv>>;
+pub type ItemMap<V> = HashMap<Item, V, FastHash>;
 
 /// Counts `key` up (`up`) or down in `map`, removing it at zero.
 fn count_in(map: &mut ItemMap<u64>, key: &Item, up: bool) {
