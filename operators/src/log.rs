@@ -5,32 +5,7 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 
-use crate::time::{Millis, Order};
-
-/// An [`Order`] in 24 bytes: a `u128` is aligned to 16, which would pad every held record's
-/// order to 32. Compares as the order does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Packed {
-    time: Millis,
-    id_high: u64,
-    id_low: u64,
-}
-
-impl From<Order> for Packed {
-    fn from((time, id): Order) -> Packed {
-        Packed {
-            time,
-            id_high: (id >> 64) as u64,
-            id_low: id as u64,
-        }
-    }
-}
-
-impl From<Packed> for Order {
-    fn from(p: Packed) -> Order {
-        (p.time, (u128::from(p.id_high) << 64) | u128::from(p.id_low))
-    }
-}
+use crate::time::{Millis, Order, PackedOrder as Packed};
 
 /// Records ordered by [`Order`], each order at most once.
 pub struct Log<E> {
@@ -83,7 +58,7 @@ impl<E> Log<E> {
     /// Index of the first record later than time `time`.
     pub fn after(&self, time: Millis) -> usize {
         self.records
-            .partition_point(|(order, _)| order.time <= time)
+            .partition_point(|(order, _)| order.time() <= time)
     }
 
     /// The records at the indices of `range`, oldest first.
@@ -100,7 +75,7 @@ impl<E> Log<E> {
 
     /// The event time of the record at index `at`.
     pub fn time_at(&self, at: usize) -> Option<Millis> {
-        self.records.get(at).map(|(order, _)| order.time)
+        self.records.get(at).map(|(order, _)| order.time())
     }
 
     /// Takes out the oldest record.

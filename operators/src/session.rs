@@ -24,7 +24,7 @@ use crate::driver::{emission_operator, queue_due, KeyedLogic, Schedule, Shared, 
 use crate::late::LateCounter;
 use crate::republish::{Closed, Retained};
 use crate::symbols::Symbols;
-use crate::time::{ceil_to, Millis, Order};
+use crate::time::{ceil_to, Millis, Order, PackedOrder};
 
 /// What a session operator computes and how it names and expires the results.
 #[derive(Clone, Debug)]
@@ -87,14 +87,14 @@ pub trait SessionFeatures: 'static {
 
 /// A map keyed by record order, for session state: a sorted vector while small (most sessions
 /// have a few records), a B-tree beyond, so that an insertion anywhere costs O(log n) and a
-/// small session stays small.
+/// small session stays small. Orders are held packed ([`PackedOrder`]), in 24 bytes each.
 pub struct OrderMap<V> {
     repr: Repr<V>,
 }
 
 enum Repr<V> {
-    Small(Vec<(Order, V)>),
-    Large(BTreeMap<Order, V>),
+    Small(Vec<(PackedOrder, V)>),
+    Large(BTreeMap<PackedOrder, V>),
 }
 
 /// The entries just before and just after a point of the order, where there are any.
@@ -113,11 +113,16 @@ impl<V> Default for OrderMap<V> {
     }
 }
 
+/// An entry as the map holds it, as the caller sees it.
+fn unpacked<V: Copy>((order, value): (&PackedOrder, &V)) -> (Order, V) {
+    ((*order).into(), *value)
+}
+
 impl<V: Copy> OrderMap<V> {
     /// A map of one entry.
     pub fn from_first(order: Order, value: V) -> Self {
         OrderMap {
-            repr: Repr::Small(vec![(order, value)]),
+            repr: Repr::Small(vec![(order.into(), value)]),
         }
     }
 
@@ -136,6 +141,7 @@ impl<V: Copy> OrderMap<V> {
 
     /// Inserts an entry; false, and the map unchanged, when `order` is already there.
     pub fn insert(&mut self, order: Order, value: V) -> bool {
+        let order = PackedOrder::from(order);
         match &mut self.repr {
             Repr::Small(entries) => {
                 // Records mostly come in order: appending is the common case.
@@ -165,6 +171,7 @@ impl<V: Copy> OrderMap<V> {
     /// The entries just before and just after `order` (which itself is not looked at).
     pub fn neighbours(&self, order: Order) -> Neighbours<V> {
         use std::ops::Bound::{Excluded, Unbounded};
+        let order = PackedOrder::from(order);
         match &self.repr {
             Repr::Small(entries) => {
                 let at = entries.partition_point(|(probe, _)| *probe < order);
@@ -173,13 +180,14 @@ impl<V: Copy> OrderMap<V> {
                     _ => at,
                 };
                 let before = at.checked_sub(1).and_then(|i| entries.get(i));
-                (before.copied(), entries.get(after).copied())
+                (
+                    before.map(|(o, v)| unpacked((o, v))),
+                    entries.get(after).map(|(o, v)| unpacked((o, v))),
+                )
             }
             Repr::Large(map) => (
-                map.range(..order).next_back().map(|(&o, &v)| (o, v)),
-                map.range((Excluded(order), Unbounded))
-                    .next()
-                    .map(|(&o, &v)| (o, v)),
+                map.range(..order).next_back().map(unpacked),
+                map.range((Excluded(order), Unbounded)).next().map(unpacked),
             ),
         }
     }
@@ -187,20 +195,21 @@ impl<V: Copy> OrderMap<V> {
     /// The entries in order.
     pub fn to_vec(&self) -> Vec<(Order, V)> {
         match &self.repr {
-            Repr::Small(entries) => entries.clone(),
-            Repr::Large(map) => map.iter().map(|(&o, &v)| (o, v)).collect(),
+            Repr::Small(entries) => entries.iter().map(|(o, v)| unpacked((o, v))).collect(),
+            Repr::Large(map) => map.iter().map(unpacked).collect(),
         }
     }
 
     /// A map of `entries`, which are in order.
     pub fn from_sorted(entries: Vec<(Order, V)>) -> Self {
+        let entries = entries.into_iter().map(|(o, v)| (PackedOrder::from(o), v));
         if entries.len() > SMALL {
             OrderMap {
-                repr: Repr::Large(entries.into_iter().collect()),
+                repr: Repr::Large(entries.collect()),
             }
         } else {
             OrderMap {
-                repr: Repr::Small(entries),
+                repr: Repr::Small(entries.collect()),
             }
         }
     }
@@ -208,16 +217,16 @@ impl<V: Copy> OrderMap<V> {
     /// The first entry.
     pub fn first(&self) -> Option<(Order, V)> {
         match &self.repr {
-            Repr::Small(entries) => entries.first().copied(),
-            Repr::Large(map) => map.first_key_value().map(|(&o, &v)| (o, v)),
+            Repr::Small(entries) => entries.first().map(|(o, v)| unpacked((o, v))),
+            Repr::Large(map) => map.first_key_value().map(unpacked),
         }
     }
 
     /// The last entry.
     pub fn last(&self) -> Option<(Order, V)> {
         match &self.repr {
-            Repr::Small(entries) => entries.last().copied(),
-            Repr::Large(map) => map.last_key_value().map(|(&o, &v)| (o, v)),
+            Repr::Small(entries) => entries.last().map(|(o, v)| unpacked((o, v))),
+            Repr::Large(map) => map.last_key_value().map(unpacked),
         }
     }
 
@@ -227,17 +236,8 @@ impl<V: Copy> OrderMap<V> {
         if self.len() < other.len() {
             std::mem::swap(self, &mut other);
         }
-        match other.repr {
-            Repr::Small(entries) => {
-                for (order, value) in entries {
-                    self.insert(order, value);
-                }
-            }
-            Repr::Large(map) => {
-                for (order, value) in map {
-                    self.insert(order, value);
-                }
-            }
+        for (order, value) in other.to_vec() {
+            self.insert(order, value);
         }
     }
 }

@@ -6,12 +6,13 @@
 
 use std::collections::VecDeque;
 
+use operators::time::PackedOrder;
 use operators::Order;
 
 /// Values by record order.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Sorted<V> {
-    records: VecDeque<(Order, V)>,
+    records: VecDeque<(PackedOrder, V)>,
 }
 
 impl<V> Default for Sorted<V> {
@@ -23,7 +24,7 @@ impl<V> Default for Sorted<V> {
 }
 
 impl<V> Sorted<V> {
-    fn position(&self, order: Order) -> Result<usize, usize> {
+    fn position(&self, order: PackedOrder) -> Result<usize, usize> {
         match self.records.back() {
             Some((last, _)) if *last < order => Err(self.records.len()),
             _ => self.records.binary_search_by(|(o, _)| o.cmp(&order)),
@@ -33,6 +34,7 @@ impl<V> Sorted<V> {
     /// Adds the value of the record at `order` (replacing one already there) and returns its
     /// index.
     pub fn insert(&mut self, order: Order, value: V) -> usize {
+        let order = PackedOrder::from(order);
         match self.position(order) {
             Ok(at) => {
                 self.records[at].1 = value;
@@ -47,6 +49,7 @@ impl<V> Sorted<V> {
 
     /// Removes the record at `order`, returning its index and value.
     pub fn remove(&mut self, order: Order) -> Option<(usize, V)> {
+        let order = PackedOrder::from(order);
         if self.records.front().is_some_and(|(o, _)| *o == order) {
             return self.records.pop_front().map(|(_, v)| (0, v));
         }
