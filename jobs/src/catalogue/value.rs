@@ -150,6 +150,10 @@ impl std::hash::Hash for Quantity {
 
 impl PartialEq for Quantity {
     fn eq(&self, other: &Self) -> bool {
+        // Quantities of one property share a denominator: compare without multiplying.
+        if self.den == other.den {
+            return self.num == other.num;
+        }
         self.number() == other.number()
     }
 }
@@ -164,6 +168,9 @@ impl PartialOrd for Quantity {
 
 impl Ord for Quantity {
     fn cmp(&self, other: &Self) -> Ordering {
+        if self.den == other.den {
+            return self.num.cmp(&other.num);
+        }
         self.number().cmp(&other.number())
     }
 }

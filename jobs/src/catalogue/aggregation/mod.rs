@@ -222,27 +222,31 @@ pub enum Accumulator {
     Changes(changes::Changes),
 }
 
-impl Accumulator {
-    fn inner(&mut self) -> &mut dyn Accumulate {
-        match self {
-            Accumulator::Count(a) => a,
-            Accumulator::Sum(a) => a,
-            Accumulator::Extremes(a) => a,
-            Accumulator::Distinct(a) => a,
-            Accumulator::Ordered(a) => a,
-            Accumulator::Earliest(a) => a,
-            Accumulator::Changes(a) => a,
+/// Calls `$method` of the state inside an [`Accumulator`], by a match rather than through a
+/// `dyn Accumulate`: it runs per record and window for every state of a lane.
+macro_rules! each_state {
+    ($accumulator:expr, $a:ident => $call:expr) => {
+        match $accumulator {
+            Accumulator::Count($a) => $call,
+            Accumulator::Sum($a) => $call,
+            Accumulator::Extremes($a) => $call,
+            Accumulator::Distinct($a) => $call,
+            Accumulator::Ordered($a) => $call,
+            Accumulator::Earliest($a) => $call,
+            Accumulator::Changes($a) => $call,
         }
-    }
+    };
+}
 
+impl Accumulator {
     /// A record enters.
     pub fn insert(&mut self, order: Order, value: Option<&Item>, group: Option<&Item>) {
-        self.inner().insert(order, value, group)
+        each_state!(self, a => a.insert(order, value, group))
     }
 
     /// A record leaves.
     pub fn remove(&mut self, order: Order, value: Option<&Item>, group: Option<&Item>) {
-        self.inner().remove(order, value, group)
+        each_state!(self, a => a.remove(order, value, group))
     }
 
     /// Joins the state of records that all come after this one's (two sessions a late record
