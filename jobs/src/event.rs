@@ -131,6 +131,21 @@ pub struct Promotion {
     pub name: Option<String>,
 }
 
+/// The value of an entity field beyond the ones named here, kept because a catalogue reads it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum FieldValue {
+    /// A text field.
+    Text(String),
+    /// A number field, in millionths.
+    Number(Price),
+    /// A boolean field.
+    Bool(bool),
+}
+
+/// The position of a kept entity field in the parser's table of them: how events and catalogues
+/// refer to it.
+pub type Slot = u16;
+
 /// One shopper event with the fields the lanes need, derived per SPEC section 1.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ShopperEvent {
@@ -170,9 +185,9 @@ pub struct ShopperEvent {
     pub country: Option<String>,
     /// `geo_region`.
     pub region: Option<String>,
-    /// The entity fields a catalogue reads beyond these ([`crate::fields`]), by slot; empty
+    /// The entity fields a catalogue reads beyond these, by slot; empty
     /// unless the parser was asked to keep some.
-    pub fields: Vec<(crate::fields::Slot, crate::fields::FieldValue)>,
+    pub fields: Vec<(Slot, FieldValue)>,
 }
 
 /// Formats a 128-bit event id back as a lowercase hyphenated UUID.

@@ -7,7 +7,8 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Price, ShopperEvent};
+use crate::event::ShopperEvent;
+pub use crate::event::{FieldValue, Slot};
 
 /// An ecommerce entity (`com.snowplowanalytics.snowplow.ecommerce/<name>`) whose fields a
 /// catalogue can read as `<name>.<field>`.
@@ -99,20 +100,6 @@ pub struct EntityField {
     /// `<entity>.<key>`, as catalogues and bad rows name it.
     pub name: &'static str,
 }
-
-/// The value of a kept field in one event.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum FieldValue {
-    /// A [`FieldType::Text`] field.
-    Text(String),
-    /// A [`FieldType::Number`] field, in millionths.
-    Number(Price),
-    /// A [`FieldType::Bool`] field.
-    Bool(bool),
-}
-
-/// The position of a field in its [`EntityFields`]: how events and catalogues refer to it.
-pub type Slot = u16;
 
 /// The fields the parser keeps, in the order of their slots. Empty by default: the parser then
 /// reads the event model's fields and nothing more.
