@@ -636,3 +636,68 @@ fn funnel_features(records: &[live_shopper::generate::Record]) -> Values {
     }
     out
 }
+
+/// An entity field a catalogue reads, through the whole job: the one event whose field does not
+/// hold its declared type is a bad row naming the field, and every other event counts.
+#[test]
+fn a_broken_entity_field_is_a_bad_row_naming_it_and_the_rest_count() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut records = support::shop(support::shop_options(5_000, 50, 0.0));
+    let needle = b"\"quantity\":";
+    let broken = records
+        .iter()
+        .position(|r| r.bytes.windows(needle.len()).any(|w| w == needle))
+        .expect("a cart line with a quantity");
+    let bytes = &records[broken].bytes;
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|i| i + needle.len())
+        .expect("the quantity");
+    let digits = bytes[at..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let mut changed = bytes[..at].to_vec();
+    changed.extend_from_slice(b"\"lots\"");
+    changed.extend_from_slice(&bytes[at + digits..]);
+    records[broken].bytes = changed;
+    let input = dir.path().join("shop.tsv");
+    support::write_records(&records, &input);
+    let catalogue = dir.path().join("features.toml");
+    std::fs::write(
+        &catalogue,
+        "[fields]\n\"product.quantity\" = \"number\"\n\n[lanes.basket]\nkey = \"user\"\n\
+         events = [\"add_to_cart\", \"remove_from_cart\"]\nwindows = [\"5m\"]\nfeatures = [\n  \
+         { name = \"units\", aggregation = \"sum\", property = \"product.quantity\" },\n]\n",
+    )
+    .expect("write the catalogue");
+    let (output, bad_rows) = (dir.path().join("out.jsonl"), dir.path().join("bad.jsonl"));
+    let sets = vec![
+        "source.kind=file".to_string(),
+        format!("source.path={}", input.display()),
+        "output.sink=file".to_string(),
+        format!("output.file={}", output.display()),
+        format!("output.bad_rows_file={}", bad_rows.display()),
+        format!("features.file={}", catalogue.display()),
+    ];
+    let metrics = support::run_job(&sets, 1).expect("the job runs");
+    let bad = std::fs::read_to_string(&bad_rows).expect("the bad rows");
+    let rows: Vec<serde_json::Value> = bad
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a bad row is JSON"))
+        .collect();
+    assert_eq!(rows.len(), 1, "{bad}");
+    assert_eq!(rows[0]["field"], "product.quantity", "{bad}");
+    assert!(
+        rows[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("not a valid number")),
+        "{bad}"
+    );
+    let events = metrics.events.load(Ordering::Relaxed);
+    assert_eq!(events, records.len() as u64 - 1);
+    let written = std::fs::read_to_string(&output).expect("the output");
+    assert!(written.contains(":units_5m\""), "no units written");
+}
