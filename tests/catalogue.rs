@@ -674,14 +674,8 @@ fn a_broken_entity_field_is_a_bad_row_naming_it_and_the_rest_count() {
     )
     .expect("write the catalogue");
     let (output, bad_rows) = (dir.path().join("out.jsonl"), dir.path().join("bad.jsonl"));
-    let sets = vec![
-        "source.kind=file".to_string(),
-        format!("source.path={}", input.display()),
-        "output.sink=file".to_string(),
-        format!("output.file={}", output.display()),
-        format!("output.bad_rows_file={}", bad_rows.display()),
-        format!("features.file={}", catalogue.display()),
-    ];
+    let mut sets = support::file_run(&input, &output, &bad_rows);
+    sets.push(format!("features.file={}", catalogue.display()));
     let metrics = support::run_job(&sets, 1).expect("the job runs");
     let bad = std::fs::read_to_string(&bad_rows).expect("the bad rows");
     let rows: Vec<serde_json::Value> = bad

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jobs::event::{EventKind, ShopperEvent};
+use jobs::fields::{EntityFields, NO_FIELDS};
 use jobs::parse::time::parse_timestamp;
 use live_shopper::generate::{
     write_records, Encoding, GenerateOptions, Record, Shop, SESSION_GAP_MS,
@@ -630,6 +631,19 @@ fn generate_cli(encoding: Encoding, extra: &[&str]) -> Vec<u8> {
     output.stdout
 }
 
+/// The events of `generate --promotions 0.3` in `encoding`, parsed keeping `fields`; none of
+/// them is a bad row.
+fn generated_events(encoding: Encoding, fields: &EntityFields) -> Vec<ShopperEvent> {
+    let output = generate_cli(encoding, &["--promotions", "0.3"]);
+    let (mut events, mut bad) = (Vec::new(), Vec::new());
+    let limits = jobs::parse::Limits::default();
+    for line in output.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        jobs::parse::parse_record_keeping(line, &limits, fields, &mut events, &mut bad);
+    }
+    assert!(bad.is_empty(), "{encoding}: bad rows {:?}", &bad[..1]);
+    events
+}
+
 /// `--promotions 0.3`: banners are seen on about that share of page views, a fifth of them are
 /// clicked, and the job's parser reads every one with its promotion, in every encoding alike.
 /// Rate 0 is the shop without promotions, byte for byte.
@@ -637,13 +651,7 @@ fn generate_cli(encoding: Encoding, extra: &[&str]) -> Vec<u8> {
 fn promotions_are_generated_and_parsed() {
     let mut parsed = Vec::new();
     for encoding in ENCODINGS {
-        let output = generate_cli(encoding, &["--promotions", "0.3"]);
-        let (mut events, mut bad) = (Vec::new(), Vec::new());
-        let limits = jobs::parse::Limits::default();
-        for line in output.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            jobs::parse::parse_record(line, &limits, &mut events, &mut bad);
-        }
-        assert!(bad.is_empty(), "{encoding}: bad rows {:?}", &bad[..1]);
+        let events = generated_events(encoding, &NO_FIELDS);
         assert_eq!(events.len(), 12_000, "{encoding}");
         let count = |kind: EventKind| events.iter().filter(|e| e.kind == kind).count();
         let (views, clicks) = (count(EventKind::PromoView), count(EventKind::PromoClick));
@@ -704,7 +712,7 @@ fn promotions_are_generated_and_parsed() {
 /// encoding of the same shop, and each one is found where the generator writes it.
 #[test]
 fn kept_entity_fields_are_parsed_alike_in_every_encoding() {
-    use jobs::fields::{EntityFields, EntityKind, FieldType};
+    use jobs::fields::{EntityKind, FieldType};
     let mut fields = EntityFields::default();
     let wanted = [
         (EntityKind::Product, "quantity", FieldType::Number),
@@ -722,14 +730,7 @@ fn kept_entity_fields_are_parsed_alike_in_every_encoding() {
     }
     let mut parsed = Vec::new();
     for encoding in ENCODINGS {
-        let output = generate_cli(encoding, &["--promotions", "0.3"]);
-        let (mut events, mut bad) = (Vec::new(), Vec::new());
-        let limits = jobs::parse::Limits::default();
-        for line in output.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            jobs::parse::parse_record_keeping(line, &limits, &fields, &mut events, &mut bad);
-        }
-        assert!(bad.is_empty(), "{encoding}: bad rows {:?}", &bad[..1]);
-        parsed.push(events);
+        parsed.push(generated_events(encoding, &fields));
     }
     for (i, ((tsv, sp), flink)) in parsed[0].iter().zip(&parsed[1]).zip(&parsed[2]).enumerate() {
         assert_eq!(

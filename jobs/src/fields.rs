@@ -56,6 +56,19 @@ impl EntityKind {
             .map(|&(_, kind)| kind)
     }
 
+    /// Whether the event model names fields of it (`product.id`, `cart.total_value`, ...), so
+    /// that the parser reads it whatever a catalogue keeps.
+    pub fn has_named_fields(self) -> bool {
+        matches!(
+            self,
+            EntityKind::Product
+                | EntityKind::Cart
+                | EntityKind::Transaction
+                | EntityKind::CheckoutStep
+                | EntityKind::Promotion
+        )
+    }
+
     /// Its schema name.
     pub fn name(self) -> &'static str {
         ENTITY_KINDS

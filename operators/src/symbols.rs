@@ -122,7 +122,8 @@ impl Symbols {
     }
 
     /// Shared strings some state still holds (after a sweep).
-    pub fn shared_len(&mut self) -> usize {
+    #[cfg(test)]
+    fn shared_len(&mut self) -> usize {
         self.sweep();
         self.shared.len()
     }

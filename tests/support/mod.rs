@@ -411,14 +411,18 @@ pub fn run_job_with(sets: &[String], threads: usize, metrics: Arc<Metrics>) -> R
 /// The reference: `input` through the file source, features to `output`, bad rows to
 /// `bad_rows` (one worker).
 pub fn run_file_reference(input: &Path, output: &Path, bad_rows: &Path) -> Arc<Metrics> {
-    let sets = vec![
+    run_job(&file_run(input, output, bad_rows), 1).expect("the file reference run")
+}
+
+/// The settings of a run from the file `input` to the file `output`, bad rows to `bad_rows`.
+pub fn file_run(input: &Path, output: &Path, bad_rows: &Path) -> Vec<String> {
+    vec![
         "source.kind=file".to_string(),
         format!("source.path={}", input.display()),
         "output.sink=file".to_string(),
         format!("output.file={}", output.display()),
         format!("output.bad_rows_file={}", bad_rows.display()),
-    ];
-    run_job(&sets, 1).expect("the file reference run")
+    ]
 }
 
 /// The final state of a file-sink output: its change lines applied in order.

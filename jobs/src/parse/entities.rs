@@ -172,19 +172,13 @@ pub(crate) const SNOWPLOW: &str = "com.snowplowanalytics.snowplow";
 /// The entities the job reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Entity {
-    Product,
-    Cart,
-    Transaction,
-    CheckoutStep,
-    Promotion,
+    /// An ecommerce entity (`product`, `cart`, ...).
+    Ecommerce(EntityKind),
     ClientSession,
     Yauaa,
     /// The ecommerce action, a self-describing event rather than an entity.
     Action,
-    /// An ecommerce entity the event model has no field of; read only for kept fields.
-    Other(EntityKind),
 }
-
 impl Entity {
     /// Which entity an Iglu URI names, if the job reads it.
     pub(crate) fn of_schema(uri: &str) -> Option<Entity> {
@@ -199,7 +193,7 @@ impl Entity {
             ENTITY_KINDS
                 .into_iter()
                 .find(|(name, _)| is_schema(uri, ECOMMERCE, name))
-                .map(|(_, kind)| Entity::of_kind(kind))
+                .map(|(_, kind)| Entity::Ecommerce(kind))
         } else if tail.starts_with("com.snowplowanalytics.snowplow/client_session/") {
             is_schema(uri, SNOWPLOW, "client_session").then_some(Entity::ClientSession)
         } else if tail.starts_with("nl.basjes/yauaa_context/") {
@@ -211,27 +205,10 @@ impl Entity {
 }
 
 impl Entity {
-    /// The entity of an ecommerce schema.
-    pub(crate) fn of_kind(kind: EntityKind) -> Entity {
-        match kind {
-            EntityKind::Product => Entity::Product,
-            EntityKind::Cart => Entity::Cart,
-            EntityKind::Transaction => Entity::Transaction,
-            EntityKind::CheckoutStep => Entity::CheckoutStep,
-            EntityKind::Promotion => Entity::Promotion,
-            other => Entity::Other(other),
-        }
-    }
-
     /// The ecommerce schema whose fields a catalogue can keep, if this is one.
     pub(crate) fn kind(self) -> Option<EntityKind> {
         match self {
-            Entity::Product => Some(EntityKind::Product),
-            Entity::Cart => Some(EntityKind::Cart),
-            Entity::Transaction => Some(EntityKind::Transaction),
-            Entity::CheckoutStep => Some(EntityKind::CheckoutStep),
-            Entity::Promotion => Some(EntityKind::Promotion),
-            Entity::Other(kind) => Some(kind),
+            Entity::Ecommerce(kind) => Some(kind),
             Entity::ClientSession | Entity::Yauaa | Entity::Action => None,
         }
     }

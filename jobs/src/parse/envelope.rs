@@ -13,7 +13,7 @@ use super::entities::{
 };
 use super::error::{ParseError, Reason};
 use super::scan::{self, JStr, ScanError, Scanner};
-use crate::fields::{EntityFields, NO_FIELDS};
+use crate::fields::{EntityFields, EntityKind, NO_FIELDS};
 
 /// Reads the body of `entity` (an object) into the struct the job reads, keeping only the keys it
 /// uses, and the fields of `fields` it has, as raw text.
@@ -50,22 +50,30 @@ pub(crate) fn body<'a>(
         }};
     }
     let body = match entity {
-        Entity::Product => {
+        Entity::Ecommerce(EntityKind::Product) => {
             read!(Product, ProductData {
                 "id" => id, "name" => name, "category" => category, "brand" => brand,
                 "variant" => variant, "price" => price
             })
         }
-        Entity::Cart => read!(Cart, CartData { "total_value" => total_value }),
-        Entity::Transaction => read!(Transaction, TransactionData { "revenue" => revenue }),
-        Entity::CheckoutStep => read!(CheckoutStep, CheckoutStepData { "step" => step }),
-        Entity::Promotion => read!(Promotion, PromotionData { "id" => id, "name" => name }),
+        Entity::Ecommerce(EntityKind::Cart) => {
+            read!(Cart, CartData { "total_value" => total_value })
+        }
+        Entity::Ecommerce(EntityKind::Transaction) => {
+            read!(Transaction, TransactionData { "revenue" => revenue })
+        }
+        Entity::Ecommerce(EntityKind::CheckoutStep) => {
+            read!(CheckoutStep, CheckoutStepData { "step" => step })
+        }
+        Entity::Ecommerce(EntityKind::Promotion) => {
+            read!(Promotion, PromotionData { "id" => id, "name" => name })
+        }
         Entity::ClientSession => {
             read!(ClientSession, ClientSessionData { "sessionId" => session_id })
         }
         Entity::Yauaa => read!(Yauaa, YauaaData { "deviceClass" => device_class }),
         Entity::Action => read!(Action, ActionData { "type" => kind, "name" => name }),
-        Entity::Other(_) => read!(Other),
+        Entity::Ecommerce(_) => read!(Other),
     };
     Ok((body, kept))
 }
@@ -90,7 +98,7 @@ fn item<'a>(sc: &mut Scanner<'a>, fields: &EntityFields) -> scan::Result<Option<
             let schema = Entity::of_schema(&sc.string()?.decode()?);
             // An entity the event model has no field of is read only when a field of it is kept.
             entity = Some(schema.filter(|e| match e {
-                Entity::Other(kind) => fields.wants(*kind),
+                Entity::Ecommerce(kind) => kind.has_named_fields() || fields.wants(*kind),
                 _ => true,
             }));
         } else if key.is("data") {

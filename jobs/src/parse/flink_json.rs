@@ -64,19 +64,24 @@ impl PayloadEntities<'_> {
     /// first product of `product` then `products`, the first promotion with an id.
     fn kept(&self, fields: &EntityFields) -> Result<Vec<(Slot, FieldValue)>, ParseError> {
         let mut entities = Entities::default();
-        for (leaf, field, entity) in [
-            (self.product, "payload.product", Entity::Product),
-            (self.products, "payload.products", Entity::Product),
-            (self.cart, "payload.cart", Entity::Cart),
+        for (leaf, field, kind) in [
+            (self.product, "payload.product", EntityKind::Product),
+            (self.products, "payload.products", EntityKind::Product),
+            (self.cart, "payload.cart", EntityKind::Cart),
             (
                 self.checkout_step,
                 "payload.checkout_step",
-                Entity::CheckoutStep,
+                EntityKind::CheckoutStep,
             ),
-            (self.promotion, "payload.promotion", Entity::Promotion),
-            (self.transaction, "payload.transaction", Entity::Transaction),
+            (self.promotion, "payload.promotion", EntityKind::Promotion),
+            (
+                self.transaction,
+                "payload.transaction",
+                EntityKind::Transaction,
+            ),
         ] {
             if let Some(Leaf(json)) = leaf {
+                let entity = Entity::Ecommerce(kind);
                 envelope::read_bodies(json, field, entity, &mut entities, fields)?;
             }
         }

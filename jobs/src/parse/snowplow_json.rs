@@ -215,7 +215,7 @@ impl<'de> SnowplowJson<'de> {
             entities.add_yauaa(y)?;
         }
         for &(key, kind, Leaf(json)) in &self.kept {
-            envelope::read_bodies(json, key, Entity::of_kind(kind), &mut entities, fields)?;
+            envelope::read_bodies(json, key, Entity::Ecommerce(kind), &mut entities, fields)?;
         }
 
         let action = match self.action {
