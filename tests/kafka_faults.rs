@@ -9,6 +9,7 @@
 //! - brokers that stall: a broker paused (tansu, SIGSTOP) or down (the mock cluster) for longer
 //!   than the idle timeout while a backlog is read changes nothing in the settled Redis
 //!   contents, compared with the same run undisturbed;
+//! - an offset commit the coordinator refuses is sent again, even when no record follows;
 //! - a tansu restarted without its data stops the job with a clear error instead of librdkafka's
 //!   crash;
 //! - brokers that do not answer: start-up fails within `kafka.timeout`, naming the brokers and
@@ -444,6 +445,48 @@ fn a_broker_down_for_seconds_during_a_backlog_changes_nothing() {
     assert_same_end(&expected, &actual);
 }
 
+/// Waits until `group` has committed `want` offsets in all, while the job runs.
+fn wait_for_commits(job: &mut Job, brokers: &str, group: &str, want: i64) -> Result<(), i64> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut committed = 0;
+    while Instant::now() < deadline {
+        job.assert_running();
+        committed = support::committed_offsets(brokers, group, TOPIC)
+            .values()
+            .sum();
+        if committed == want {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Err(committed)
+}
+
+#[test]
+fn a_refused_offset_commit_is_sent_again_when_nothing_more_comes() {
+    let records = support::shop(support::shop_options(200, 20, 0.0));
+    let (mock, brokers) = mock_cluster(1);
+    produce(&records, &brokers);
+    let redis = support::RedisServer::start();
+    let mut job = Job::start(&unbounded_sets(&brokers, "refused", &redis));
+    let read = records.len() as i64;
+    wait_for_commits(&mut job, &brokers, "refused", read)
+        .unwrap_or_else(|seen| panic!("{seen} of {read} committed:\n{}", job.stderr()));
+    // The coordinator refuses the next commits, those of the one record that comes last; as
+    // nothing comes after it, only sending the offsets again gets it committed.
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+    let refusal = RDKafkaRespErr::RD_KAFKA_RESP_ERR_OFFSET_METADATA_TOO_LARGE;
+    mock.request_errors(RDKafkaApiKey::OffsetCommit, &[refusal; 3]);
+    produce(&records[..1], &brokers);
+    wait_for_commits(&mut job, &brokers, "refused", read + 1)
+        .unwrap_or_else(|seen| panic!("{seen} of {} committed:\n{}", read + 1, job.stderr()));
+    assert!(
+        job.stderr().contains("Offset commit (manual) failed"),
+        "the refusal is reported:\n{}",
+        job.stderr()
+    );
+}
+
 #[test]
 fn on_tansu_a_150_megabyte_record_and_a_2_megabyte_one_are_bad_rows_and_the_run_ends() {
     let tansu = support::Tansu::start();
@@ -560,12 +603,12 @@ fn a_paused_broker_during_a_backlog_changes_nothing() {
 fn tansu_on(port: u16, dir: &Path) -> std::process::Child {
     let url = format!("tcp://127.0.0.1:{port}");
     let log = std::fs::File::create(dir.join(format!("tansu-{port}.log"))).expect("log");
-    let binary = std::env::var_os("TANSU")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME"))
-                .join(".cargo/bin/tansu")
-        });
+    let binary = support::find_program("tansu", "TANSU").unwrap_or_else(|| {
+        panic!(
+            "tansu is not installed: {}; or set TANSU=/path/to/tansu",
+            support::TANSU_INSTALL
+        )
+    });
     let child = std::process::Command::new(binary)
         .args([
             "broker",

@@ -103,7 +103,7 @@ impl ClientContext for LogContext {
 impl ConsumerContext for LogContext {
     fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
         if let Err(e) = result {
-            self.warn(|| format!("offset commit failed (it is retried with the next one): {e}"));
+            self.warn(|| format!("offset commit failed (offsets are committed again): {e}"));
         }
     }
 }

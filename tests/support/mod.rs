@@ -42,7 +42,7 @@ pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
 }
 
 /// Finds a program: `$env_var`, then `PATH`, then `~/.cargo/bin`.
-fn find_program(name: &str, env_var: &str) -> Option<PathBuf> {
+pub fn find_program(name: &str, env_var: &str) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os(env_var) {
         let path = PathBuf::from(path);
         return path.is_file().then_some(path);

@@ -202,7 +202,7 @@ impl ClientContext for SourceContext {
 impl ConsumerContext for SourceContext {
     fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
         if let Err(e) = result {
-            self.warn(|| format!("offset commit failed (it is retried with the next one): {e}"));
+            self.warn(|| format!("offset commit failed (offsets are committed again): {e}"));
         }
     }
 }

@@ -26,6 +26,10 @@ use crate::source::{Skipped, Source, SourceError, Status};
 
 /// Least time between two asynchronous offset commits of one worker.
 const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
+/// How often every offset is committed again, changed or not. librdkafka reports the outcome
+/// of an asynchronous manual commit only in its log, so a refused one (a coordinator moving, a
+/// broker down) would otherwise stay lost on a partition that reads nothing more.
+const RECOMMIT_INTERVAL: Duration = Duration::from_secs(5);
 /// How long the first poll of a batch waits for a message.
 const POLL_WAIT: Duration = Duration::from_millis(5);
 /// Least time between two searches for a record too large to receive.
@@ -76,6 +80,8 @@ pub struct KafkaSource {
     /// How recently a leader must have answered for its partitions to be caught up.
     fresh: Duration,
     last_commit: Instant,
+    /// When every offset was last committed, see [`RECOMMIT_INTERVAL`].
+    last_full_commit: Instant,
     last_probe: Option<Instant>,
     skipped: Vec<Skipped>,
     watch: TopicWatch,
@@ -240,6 +246,7 @@ impl KafkaSource {
             remaining: 0,
             timeout: settings.timeout,
             last_commit: Instant::now(),
+            last_full_commit: Instant::now(),
             last_probe: None,
             skipped: Vec::new(),
             poll_errors: RateLimitedLog::new(),
@@ -416,6 +423,10 @@ impl KafkaSource {
         if self.group.is_none() {
             return;
         }
+        let all = all || self.last_full_commit.elapsed() >= RECOMMIT_INTERVAL;
+        if all {
+            self.last_full_commit = Instant::now();
+        }
         let mut list = TopicPartitionList::new();
         for partition in &mut self.owned {
             let Some(offset) = partition.commit_to else {
@@ -438,7 +449,7 @@ impl KafkaSource {
             let group = self.group.as_deref().unwrap_or_default();
             eprintln!(
                 "live-shopper: cannot commit offsets of `{}` for group `{group}` on Kafka at {}: \
-                 {e} (they are committed again with the next ones; kafka.timeout = {:?} bounds \
+                 {e} (they are committed again within {RECOMMIT_INTERVAL:?}; kafka.timeout = {:?} bounds \
                  each attempt)",
                 self.topic, self.brokers, self.timeout
             );
