@@ -148,7 +148,7 @@ impl Written {
         let refresh = self.refresh_due(now, refresh_every);
         for (index, old) in self.values.iter_mut().enumerate() {
             let new = fresh.get(index);
-            if old.as_deref() != new || (refresh && new.is_some()) {
+            if !same(old.as_deref(), new) || (refresh && new.is_some()) {
                 match (old.as_mut(), new) {
                     (Some(old), Some(new)) => {
                         old.clear();
@@ -167,6 +167,25 @@ impl Written {
     /// Whether the next update at `now` rewrites every present value.
     pub fn refresh_due(&self, now: Millis, refresh_every: Millis) -> bool {
         now.saturating_sub(self.refreshed_at) >= refresh_every
+    }
+}
+
+/// Whether two values are equal. Most are a few bytes, where comparing them in place is cheaper
+/// than a call to `memcmp`.
+fn same(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let (a, b) = (a.as_bytes(), b.as_bytes());
+            if a.len() != b.len() {
+                false
+            } else if a.len() > 16 {
+                a == b
+            } else {
+                a.iter().zip(b).all(|(x, y)| x == y)
+            }
+        }
+        (None, None) => true,
+        _ => false,
     }
 }
 

@@ -55,6 +55,12 @@ impl Stored {
     }
 }
 
+/// Features of a lane whose values [`Accumulators::values`] keeps off the heap.
+pub const INLINE_FEATURES: usize = 16;
+
+/// Every feature's value of a lane over one window, in the lane's order.
+pub type Values = smallvec::SmallVec<[Option<Value>; INLINE_FEATURES]>;
+
 /// The state of every feature of a lane over one window. Features that read the same state
 /// (e.g. `min` and `max` of one property, `distinct_count` and `most_frequent` of another, with
 /// the same filter) share it.
@@ -157,8 +163,10 @@ impl Accumulators {
     }
 
     /// Every feature's value, in the lane's order (derived ones computed from those before).
-    pub fn values(&self, lane: &Lane) -> Vec<Option<Value>> {
-        let mut values: Vec<Option<Value>> = Vec::with_capacity(self.reads.len());
+    /// On the stack for lanes of up to [`INLINE_FEATURES`] features, as every emission of a
+    /// changed window reads them.
+    pub fn values(&self, lane: &Lane) -> Values {
+        let mut values = Values::with_capacity(self.reads.len());
         for (read, feature) in self.reads.iter().zip(&lane.features) {
             let value = match (read, &feature.aggregation) {
                 (Some(at), aggregation) => aggregation.read(&self.states[*at].state),
