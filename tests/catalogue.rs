@@ -10,7 +10,7 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use jobs::catalogue::{Accumulators, Catalogue, Lane, Windowing};
+use jobs::catalogue::{Accumulators, Catalogue, Lane, Plan, Windowing};
 use jobs::event::ShopperEvent;
 use operators::symbols::Symbols;
 use reference::Values;
@@ -33,9 +33,10 @@ fn events() -> Vec<ShopperEvent> {
 }
 
 /// The catalogue's written values of `lane` over `accumulators`, as store keys.
-fn written(lane: &Lane, accumulators: &Accumulators, key: impl Fn(&str) -> String) -> Values {
+fn written(plan: &Plan, accumulators: &Accumulators, key: impl Fn(&str) -> String) -> Values {
     let mut out = Values::new();
-    for (feature, value) in lane.features.iter().zip(accumulators.values(lane)) {
+    let features = &plan.lane().features;
+    for (feature, value) in features.iter().zip(accumulators.values(plan)) {
         if let (true, Some(value)) = (feature.output, value) {
             out.insert(key(&feature.name), value.render());
         }
@@ -96,16 +97,17 @@ fn slide(
     times.sort_unstable();
     times.dedup();
     let mut inside = vec![false; arrived.len()];
-    let mut accumulators = Accumulators::new(lane, true);
+    let plan = Plan::new(std::sync::Arc::new(lane.clone()), true);
+    let mut accumulators = Accumulators::new(&plan);
     let mut compared = 0;
     for t in times {
         for (i, e) in arrived.iter().enumerate() {
             let order = (e.time, e.event_id);
             let belongs = e.time <= t && e.time + length > t;
             if belongs && !inside[i] {
-                accumulators.insert(order, &records[i]);
+                accumulators.insert(&plan, order, &records[i]);
             } else if !belongs && inside[i] {
-                accumulators.remove(order, &records[i]);
+                accumulators.remove(&plan, order, &records[i]);
             }
             inside[i] = belongs;
         }
@@ -119,7 +121,9 @@ fn slide(
         let actual = if covered.is_empty() {
             Values::new()
         } else {
-            written(lane, &accumulators, |f| format!("user:{user}:{f}_{window}"))
+            written(&plan, &accumulators, |f| {
+                format!("user:{user}:{f}_{window}")
+            })
         };
         assert_eq!(
             actual, expected,
@@ -194,7 +198,8 @@ fn the_shipped_session_lane_equals_the_reference() {
             for i in 0..n {
                 arrival.swap(i, (i * 7919 + 13) % n);
             }
-            let mut accumulators = Accumulators::new(lane, false);
+            let plan = Plan::new(std::sync::Arc::new(lane.clone()), false);
+            let mut accumulators = Accumulators::new(&plan);
             let mut seen: Vec<&ShopperEvent> = Vec::new();
             let mut symbols = Symbols::default();
             for e in arrival {
@@ -202,10 +207,10 @@ fn the_shipped_session_lane_equals_the_reference() {
                     .record(e)
                     .expect("a session record")
                     .store(&mut symbols);
-                accumulators.insert((e.time, e.event_id), &record);
+                accumulators.insert(&plan, (e.time, e.event_id), &record);
                 seen.push(e);
                 seen.sort_by_key(|e| (e.time, e.event_id));
-                let actual = written(lane, &accumulators, |f| format!("session:{sid}:{f}"));
+                let actual = written(&plan, &accumulators, |f| format!("session:{sid}:{f}"));
                 assert_eq!(
                     actual,
                     reference::session_features(sid, &seen),

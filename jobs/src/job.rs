@@ -10,7 +10,7 @@ use timely::dataflow::{Scope, StreamVec};
 
 use std::sync::Arc;
 
-use crate::catalogue::runtime::{written_names, LaneAggregate, LaneSessions};
+use crate::catalogue::runtime::{rolling_plan, written_names, LaneAggregate, LaneSessions};
 use crate::catalogue::{kept_fields, Lane};
 use crate::fields::EntityFields;
 use crate::lanes::LaneStreams;
@@ -124,7 +124,7 @@ fn lane_operator<'s>(
                 records,
                 control.clone(),
                 config,
-                lane.lane.clone(),
+                rolling_plan(lane.lane.clone()),
                 &lane.operator(),
                 shared.clone(),
             )

@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The format of parts and manifests; a checkpoint of another format is refused. Format 2: a
-/// session lane saves its features' state instead of its records.
-pub const FORMAT: u32 = 2;
+/// session lane saves its features' state instead of its records. Format 3: that state holds
+/// the states alone, their layout being the catalogue's.
+pub const FORMAT: u32 = 3;
 
 const MAGIC: &[u8; 8] = b"LSHPCKPT";
 

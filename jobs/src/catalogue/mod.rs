@@ -18,7 +18,7 @@ pub mod value;
 
 pub use aggregation::Aggregation;
 pub use filter::{Criterion, Filter, Test};
-pub use lane::{Accumulators, Record, Stored};
+pub use lane::{Accumulators, Plan, Record, Stored};
 pub use property::{FieldRef, Property};
 pub use value::{Input, Item, Number, Quantity, Value};
 

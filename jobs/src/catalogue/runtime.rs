@@ -9,7 +9,7 @@ use operators::session::SessionFeatures;
 use operators::symbols::Symbols;
 use operators::Order;
 
-use super::lane::{Accumulators, Record, Stored};
+use super::lane::{Accumulators, Plan, Record, Stored};
 use super::Lane;
 
 /// The names of the features a lane writes, in the order [`render`] fills them.
@@ -22,8 +22,8 @@ pub fn written_names(lane: &Lane) -> Vec<String> {
 }
 
 /// Writes the written features' values of `accumulators` into their slots.
-fn render(lane: &Lane, accumulators: &Accumulators, values: &mut Rendered) {
-    let features = lane.features.iter().zip(accumulators.values(lane));
+fn render(plan: &Plan, accumulators: &Accumulators, values: &mut Rendered) {
+    let features = plan.lane().features.iter().zip(accumulators.values(plan));
     for (slot, (_, value)) in features.filter(|(f, _)| f.output).enumerate() {
         if let Some(value) = value {
             value.write(values.slot(slot));
@@ -33,19 +33,24 @@ fn render(lane: &Lane, accumulators: &Accumulators, values: &mut Rendered) {
 
 /// One window of a rolling catalogue lane.
 pub struct LaneAggregate {
-    lane: Arc<Lane>,
+    plan: Arc<Plan>,
     accumulators: Accumulators,
 }
 
+/// The plan of a rolling catalogue lane, shared by all its windows.
+pub fn rolling_plan(lane: Arc<Lane>) -> Arc<Plan> {
+    Arc::new(Plan::new(lane, true))
+}
+
 impl Aggregate for LaneAggregate {
-    type Spec = Arc<Lane>;
+    type Spec = Arc<Plan>;
     type Entry = Record;
     type Stored = Stored;
 
-    fn new(lane: &Arc<Lane>) -> Self {
+    fn new(plan: &Arc<Plan>) -> Self {
         LaneAggregate {
-            lane: lane.clone(),
-            accumulators: Accumulators::new(lane, true),
+            plan: plan.clone(),
+            accumulators: Accumulators::new(plan),
         }
     }
 
@@ -61,27 +66,29 @@ impl Aggregate for LaneAggregate {
     fn release(_stored: &Stored, _symbols: &mut Symbols) {}
 
     fn insert(&mut self, order: Order, entry: &Stored) {
-        self.accumulators.insert(order, entry);
+        self.accumulators.insert(&self.plan, order, entry);
     }
 
     fn remove(&mut self, order: Order, entry: &Stored) {
-        self.accumulators.remove(order, entry);
+        self.accumulators.remove(&self.plan, order, entry);
     }
 
     fn render(&self, _window: WindowLog<'_, Stored>, _symbols: &Symbols, values: &mut Rendered) {
-        render(&self.lane, &self.accumulators, values);
+        render(&self.plan, &self.accumulators, values);
     }
 }
 
 /// The features of a session catalogue lane.
 pub struct LaneSessions {
-    lane: Arc<Lane>,
+    plan: Plan,
 }
 
 impl LaneSessions {
     /// The session features of `lane`.
     pub fn new(lane: Arc<Lane>) -> LaneSessions {
-        LaneSessions { lane }
+        LaneSessions {
+            plan: Plan::new(lane, false),
+        }
     }
 }
 
@@ -100,8 +107,8 @@ impl SessionFeatures for LaneSessions {
     fn insert(&self, state: &mut LaneSession, order: Order, entry: Record, symbols: &mut Symbols) {
         state
             .accumulators
-            .get_or_insert_with(|| Accumulators::new(&self.lane, false))
-            .insert(order, &entry.store(symbols));
+            .get_or_insert_with(|| Accumulators::new(&self.plan))
+            .insert(&self.plan, order, &entry.store(symbols));
     }
 
     fn merge(
@@ -125,8 +132,10 @@ impl SessionFeatures for LaneSessions {
     }
 
     fn load(&self, saved: Option<Accumulators>, _symbols: &mut Symbols) -> LaneSession {
+        // The settings a checkpoint is restored with include the catalogue, so its states
+        // always fit; a state that does not is dropped rather than misread.
         LaneSession {
-            accumulators: saved,
+            accumulators: saved.filter(|a| a.fits(&self.plan)),
         }
     }
 
@@ -134,7 +143,7 @@ impl SessionFeatures for LaneSessions {
 
     fn render(&self, state: &LaneSession, _symbols: &Symbols, values: &mut Rendered) {
         if let Some(accumulators) = &state.accumulators {
-            render(&self.lane, accumulators, values);
+            render(&self.plan, accumulators, values);
         }
     }
 }
