@@ -12,7 +12,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use jobs::catalogue::runtime::{written_names, LaneAggregate, LaneSessions};
+use jobs::catalogue::runtime::{rolling_plan, written_names, LaneAggregate, LaneSessions};
 use jobs::catalogue::{Catalogue, Lane, Record};
 use jobs::event::{EventKind, Price, Product, ShopperEvent};
 use operators::checkpoint::Control;
@@ -229,7 +229,7 @@ fn windows(c: &mut Criterion) {
                         records,
                         ends,
                         config,
-                        product,
+                        rolling_plan(product),
                         "CatalogueLane-product",
                         Shared::plain(0, 1),
                     )
