@@ -175,11 +175,6 @@ impl Accumulators {
         }
     }
 
-    /// Whether it has the states of `plan` (a checkpoint of another catalogue has not).
-    pub fn fits(&self, plan: &Plan) -> bool {
-        self.states.len() == plan.states.len()
-    }
-
     fn each(
         &mut self,
         plan: &Plan,

@@ -132,10 +132,10 @@ impl SessionFeatures for LaneSessions {
     }
 
     fn load(&self, saved: Option<Accumulators>, _symbols: &mut Symbols) -> LaneSession {
-        // The settings a checkpoint is restored with include the catalogue, so its states
-        // always fit; a state that does not is dropped rather than misread.
+        // A checkpoint is restored only with the catalogue it was written with (its settings
+        // include every lane), so the saved states are laid out by this plan.
         LaneSession {
-            accumulators: saved.filter(|a| a.fits(&self.plan)),
+            accumulators: saved,
         }
     }
 
